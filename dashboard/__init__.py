@@ -1,0 +1,117 @@
+"""Reclaim: win back incomplete orders and handle return requests."""
+
+from flask import Flask, redirect, render_template, request, url_for
+from flask_wtf.csrf import CSRFError
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from config import config_from_env
+from dashboard import database, formatting
+from dashboard.extensions import csrf, db, login_manager, mail, migrate
+from dashboard.htmx import is_htmx, toast
+
+
+def create_app(config=None):
+    config = config or config_from_env()
+    if hasattr(config, "validate"):
+        config.validate()
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder="../templates",
+        static_folder="../static",
+    )
+    app.config.from_object(config)
+    if app.config["PROXY_FIX_HOPS"]:
+        hops = app.config["PROXY_FIX_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_request_hooks(app)
+    register_commands(app)
+    formatting.register(app)
+    return app
+
+
+def register_extensions(app):
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
+    csrf.init_app(app)
+    mail.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please sign in to see that page."
+    login_manager.login_message_category = "info"
+    with app.app_context():
+        database.configure_engine(db.engine)
+
+    from dashboard import models  # noqa: F401  (every table known to Flask-Migrate)
+    from dashboard.auth.models import Staff
+
+    @login_manager.user_loader
+    def load_staff(staff_id):
+        staff = db.session.get(Staff, int(staff_id))
+        # A deactivated account is signed out at its next request.
+        return staff if staff is not None and staff.is_active else None
+
+    @login_manager.unauthorized_handler
+    def unauthorized():
+        login_url = url_for("auth.login", next=request.full_path.rstrip("?"))
+        if is_htmx():
+            # Never swap a login form into a table cell: send the browser there instead.
+            return "", 401, {"HX-Redirect": login_url}
+        return redirect(login_url)
+
+
+def register_blueprints(app):
+    from dashboard.audit.views import bp as audit_bp
+    from dashboard.auth.views import bp as auth_bp
+    from dashboard.core.views import bp as core_bp
+    from dashboard.incomplete_orders.views import bp as incomplete_orders_bp
+    from dashboard.orders.views import bp as orders_bp
+    from dashboard.staff.views import bp as staff_bp
+
+    for blueprint in (auth_bp, core_bp, incomplete_orders_bp, orders_bp, audit_bp, staff_bp):
+        app.register_blueprint(blueprint)
+
+
+def register_errorhandlers(app):
+    messages = {
+        400: "The request was not understood.",
+        403: "Your role does not allow this. Ask a manager if you need it.",
+        404: "There is nothing at this address.",
+        405: "That action is not allowed here.",
+        500: "Something went wrong on our side. It has been logged; please try again.",
+    }
+
+    def render_error(error):
+        code = getattr(error, "code", 500) or 500
+        message = messages.get(code, "Something went wrong.")
+        if is_htmx():
+            return toast(app.response_class("", status=code), message, "error")
+        return render_template("error.html", code=code, message=message), code
+
+    for code in messages:
+        app.register_error_handler(code, render_error)
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error):
+        message = "This page was open too long or its form is stale. Reload the page and try again."
+        if is_htmx():
+            return toast(app.response_class("", status=400), message, "error")
+        return render_template("error.html", code=400, message=message), 400
+
+
+def register_request_hooks(app):
+    @app.before_request
+    def mark_read_only_requests():
+        database.write_intent.set(request.method not in ("GET", "HEAD", "OPTIONS"))
+
+
+def register_commands(app):
+    from dashboard.auth.commands import create_staff_command
+    from dashboard.demo.commands import seed_demo_command
+
+    app.cli.add_command(create_staff_command)
+    app.cli.add_command(seed_demo_command)

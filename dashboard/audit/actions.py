@@ -1,0 +1,23 @@
+"""Every audit action, with the words staff read for it."""
+
+ACTION_LABELS = {
+    "incomplete_order.create": "Cart first seen",
+    "incomplete_order.update": "Cart updated by the storefront",
+    "incomplete_order.close_emptied": "Closed: the customer emptied the cart",
+    "incomplete_order.expire": "Expired",
+    "incomplete_order.cancel": "Cancelled",
+    "incomplete_order.reopen": "Reopened",
+    "incomplete_order.note": "Note added",
+    "incomplete_order.convert": "Converted to an order",
+    "incomplete_order.bulk_expire": "Expired in bulk",
+    "incomplete_order.bulk_cancel": "Cancelled in bulk",
+    "order.create": "Order created",
+    "staff.create": "Staff account created",
+    "staff.change_role": "Staff role changed",
+    "staff.deactivate": "Staff account deactivated",
+    "staff.activate": "Staff account reactivated",
+}
+
+
+def action_label(action):
+    return ACTION_LABELS.get(action, action)

@@ -1,0 +1,26 @@
+from wtforms import HiddenField, IntegerField, SelectField, StringField
+from wtforms.validators import Length, NumberRange, Optional
+
+from dashboard.audit.actions import ACTION_LABELS
+from dashboard.forms import FilterForm
+
+
+class AuditFilterForm(FilterForm):
+    actor = StringField(
+        "Who",
+        validators=[Optional(), Length(max=254)],
+        description="Staff email, API key name or job name",
+    )
+    action = SelectField("What", choices=[("", "Any action"), *ACTION_LABELS.items()], default="")
+    record_type = SelectField(
+        "Record type",
+        choices=[
+            ("", "Any record"),
+            ("incomplete_order", "Incomplete order"),
+            ("order", "Order"),
+            ("staff", "Staff"),
+        ],
+        default="",
+    )
+    record_id = IntegerField("Record id", validators=[Optional(), NumberRange(min=1)])
+    cursor = HiddenField()

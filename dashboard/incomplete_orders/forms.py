@@ -1,0 +1,99 @@
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    DecimalField,
+    HiddenField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
+
+from dashboard.forms import FilterForm
+from dashboard.incomplete_orders.models import STAGE_LABELS, STATUS_LABELS
+from dashboard.incomplete_orders.queries import INCOMPLETE_ORDER_SORTS
+from dashboard.incomplete_orders.search import MIN_SEARCH_LENGTH
+
+
+def _search_length(_form, field):
+    if field.data and len(field.data.strip()) < MIN_SEARCH_LENGTH:
+        raise ValidationError(f"Type at least {MIN_SEARCH_LENGTH} characters to search.")
+
+
+class IncompleteOrderFilterForm(FilterForm):
+    q = StringField("Search", validators=[Optional(), Length(max=100), _search_length])
+    status = SelectField(
+        "Status",
+        choices=[("", "Any status"), *STATUS_LABELS.items()],
+        validate_choice=True,
+        default="",
+    )
+    stage = SelectField("Stage", choices=[("", "Any stage"), *STAGE_LABELS.items()], default="")
+    customer = SelectField(
+        "Customer",
+        choices=[("", "Guests and registered"), ("guest", "Guests"), ("registered", "Registered")],
+        default="",
+    )
+    has_email = SelectField(
+        "Email",
+        choices=[("", "With or without"), ("yes", "Has email"), ("no", "No email")],
+        default="",
+    )
+    min_value = DecimalField(
+        "Value from",
+        places=2,
+        validators=[Optional(), NumberRange(min=0, message="Must be 0 or more.")],
+    )
+    max_value = DecimalField(
+        "Value to",
+        places=2,
+        validators=[Optional(), NumberRange(min=0, message="Must be 0 or more.")],
+    )
+    created_from = DateField("Created from", validators=[Optional()])
+    created_to = DateField("Created to", validators=[Optional()])
+    active_from = DateField("Active from", validators=[Optional()])
+    active_to = DateField("Active to", validators=[Optional()])
+    sort = SelectField(
+        "Sort",
+        choices=[(key, label) for key, label in INCOMPLETE_ORDER_SORTS.choices()],
+        default=INCOMPLETE_ORDER_SORTS.default,
+    )
+    cursor = HiddenField()
+
+    def validate_max_value(self, field):
+        if (
+            field.data is not None
+            and self.min_value.data is not None
+            and field.data < self.min_value.data
+        ):
+            raise ValidationError("Must not be below “Value from”.")
+
+    def validate_created_to(self, field):
+        if field.data and self.created_from.data and field.data < self.created_from.data:
+            raise ValidationError("Must not be before “Created from”.")
+
+    def validate_active_to(self, field):
+        if field.data and self.active_from.data and field.data < self.active_from.data:
+            raise ValidationError("Must not be before “Active from”.")
+
+
+class ConvertForm(FlaskForm):
+    payment = RadioField(
+        "Has the payment been received?",
+        choices=[("received", "Yes, payment received"), ("awaiting", "No, awaiting payment")],
+        validators=[DataRequired(message="Say whether the payment has been received.")],
+    )
+
+
+class NoteForm(FlaskForm):
+    body = TextAreaField(
+        "Note", validators=[DataRequired(message="A note cannot be empty."), Length(max=5000)]
+    )
+
+
+class BulkForm(FlaskForm):
+    action = HiddenField(validators=[DataRequired()])
+    all_matching = BooleanField()
+    confirm = BooleanField()

@@ -1,0 +1,115 @@
+from dashboard.extensions import db
+from dashboard.timeutil import utcnow
+
+STAGES = ("cart", "checkout", "payment_pending", "payment_failed")
+STATUSES = ("open", "converted", "expired", "cancelled")
+
+STAGE_LABELS = {
+    "cart": "Cart",
+    "checkout": "Checkout",
+    "payment_pending": "Payment pending",
+    "payment_failed": "Payment failed",
+}
+STATUS_LABELS = {
+    "open": "Open",
+    "converted": "Converted",
+    "expired": "Expired",
+    "cancelled": "Cancelled",
+}
+
+
+class IncompleteOrder(db.Model):
+    """A checkout that did not finish, kept from the storefront's cart snapshots."""
+
+    __tablename__ = "incomplete_orders"
+
+    id = db.Column(db.Integer, primary_key=True)
+    cart_id = db.Column(db.String(64), nullable=False, unique=True)
+    customer_id = db.Column(db.String(64), index=True)
+    guest_session = db.Column(db.String(128))
+    email = db.Column(db.String(254), index=True)
+    phone = db.Column(db.String(40))
+    name = db.Column(db.String(200))
+    stage = db.Column(db.String(20), nullable=False, default="cart")
+    status = db.Column(db.String(12), nullable=False, default="open")
+    currency = db.Column(db.String(3), nullable=False)
+    subtotal = db.Column(db.BigInteger, nullable=False, default=0)  # minor units
+    item_count = db.Column(db.Integer, nullable=False, default=0)
+    recovery_attempts = db.Column(db.Integer, nullable=False, default=0)
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    updated_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    last_activity_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    status_changed_at = db.Column(db.DateTime)
+
+    items = db.relationship(
+        "IncompleteOrderItem",
+        order_by="IncompleteOrderItem.id",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        lazy="selectin",
+    )
+    converted_order = db.relationship("Order", uselist=False, viewonly=True)
+
+    __table_args__ = (
+        db.CheckConstraint(f"status IN {STATUSES!r}", name="status"),
+        db.CheckConstraint(f"stage IN {STAGES!r}", name="stage"),
+        # Each list sort has an index on its own and one behind the status filter,
+        # with the id as tie-breaker for keyset paging.
+        db.Index("ix_incomplete_orders_last_activity", "last_activity_at", "id"),
+        db.Index("ix_incomplete_orders_created", "created_at", "id"),
+        db.Index("ix_incomplete_orders_subtotal", "subtotal", "id"),
+        db.Index("ix_incomplete_orders_attempts", "recovery_attempts", "id"),
+        db.Index("ix_incomplete_orders_status_last_activity", "status", "last_activity_at", "id"),
+        db.Index("ix_incomplete_orders_status_created", "status", "created_at", "id"),
+        db.Index("ix_incomplete_orders_status_subtotal", "status", "subtotal", "id"),
+        db.Index("ix_incomplete_orders_status_attempts", "status", "recovery_attempts", "id"),
+    )
+
+    @property
+    def is_guest(self):
+        return not self.customer_id
+
+    @property
+    def stage_label(self):
+        return STAGE_LABELS[self.stage]
+
+    @property
+    def status_label(self):
+        return STATUS_LABELS[self.status]
+
+
+class IncompleteOrderItem(db.Model):
+    __tablename__ = "incomplete_order_items"
+
+    id = db.Column(db.Integer, primary_key=True)
+    incomplete_order_id = db.Column(
+        db.Integer,
+        db.ForeignKey("incomplete_orders.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    )
+    sku = db.Column(db.String(64), nullable=False)
+    name = db.Column(db.String(200), nullable=False)
+    quantity = db.Column(db.Integer, nullable=False)
+    unit_price = db.Column(db.BigInteger, nullable=False)  # minor units
+
+    @property
+    def line_total(self):
+        return self.quantity * self.unit_price
+
+
+class IncompleteOrderNote(db.Model):
+    __tablename__ = "incomplete_order_notes"
+
+    id = db.Column(db.Integer, primary_key=True)
+    incomplete_order_id = db.Column(
+        db.Integer,
+        db.ForeignKey("incomplete_orders.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    )
+    staff_id = db.Column(db.Integer, db.ForeignKey("staff.id", ondelete="SET NULL"))
+    body = db.Column(db.Text, nullable=False)
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+
+    staff = db.relationship("Staff")

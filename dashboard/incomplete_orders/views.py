@@ -1,0 +1,239 @@
+from urllib.parse import parse_qsl
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+from werkzeug.datastructures import MultiDict
+
+from dashboard.audit.service import Actor
+from dashboard.auth.permissions import role_required
+from dashboard.csv_export import stream_csv
+from dashboard.extensions import db
+from dashboard.htmx import is_htmx, render_page_or_fragment, toast
+from dashboard.incomplete_orders import queries, service
+from dashboard.incomplete_orders.forms import (
+    BulkForm,
+    ConvertForm,
+    IncompleteOrderFilterForm,
+    NoteForm,
+)
+from dashboard.incomplete_orders.models import IncompleteOrder
+from dashboard.orders.service import AlreadyConverted, ConversionRefused, convert_to_order
+from dashboard.timeutil import to_shop_time
+
+bp = Blueprint("incomplete_orders", __name__, url_prefix="/incomplete-orders")
+
+
+def _get_order(order_id):
+    return db.session.get(IncompleteOrder, order_id) or abort(404)
+
+
+@bp.get("/")
+@role_required("viewer")
+def list_incomplete_orders():
+    form = IncompleteOrderFilterForm(request.args)
+    filters = form.valid_data()
+    result = queries.list_page(filters, current_app.config["PAGE_SIZE"])
+    return render_page_or_fragment(
+        "incomplete_orders/list.html",
+        "incomplete_orders/_table.html",
+        form=form,
+        result=result,
+        bulk_form=BulkForm(),
+        filter_query=request.query_string.decode(),
+    )
+
+
+@bp.get("/export.csv")
+@role_required("viewer")
+def export_csv():
+    filters = IncompleteOrderFilterForm(request.args).valid_data()
+    stmt = queries.filtered(filters).order_by(IncompleteOrder.id).execution_options(yield_per=1000)
+
+    def rows():
+        for o in db.session.scalars(stmt):
+            yield (
+                o.id,
+                o.cart_id,
+                o.status,
+                o.stage,
+                "guest" if o.is_guest else "registered",
+                o.customer_id or o.guest_session,
+                o.email,
+                o.name,
+                o.phone,
+                o.currency,
+                f"{o.subtotal / 100:.2f}",
+                o.item_count,
+                o.recovery_attempts,
+                to_shop_time(o.created_at).isoformat(timespec="seconds"),
+                to_shop_time(o.last_activity_at).isoformat(timespec="seconds"),
+            )
+
+    header = (
+        "id",
+        "cart_id",
+        "status",
+        "stage",
+        "customer_type",
+        "customer",
+        "email",
+        "name",
+        "phone",
+        "currency",
+        "subtotal",
+        "items",
+        "recovery_emails",
+        "created_at",
+        "last_activity_at",
+    )
+    return stream_csv("incomplete-orders.csv", header, rows())
+
+
+def _bulk_selection(form, transition):
+    """(condition, selected, applicable, description) for the ids or filter a bulk form names.
+
+    `applicable` counts the selected orders whose status allows the action.
+    """
+    if form.all_matching.data:
+        filter_query = request.form.get("filter_query", "")
+        filters = IncompleteOrderFilterForm(MultiDict(parse_qsl(filter_query))).valid_data()
+        condition = IncompleteOrder.id.in_(queries.ids_matching(filters))
+        description = {"filter": filter_query}
+    else:
+        try:
+            ids = sorted({int(v) for v in request.form.getlist("ids")})
+        except ValueError:
+            abort(400)
+        if not ids:
+            return None, 0, 0, None
+        condition = IncompleteOrder.id.in_(ids)
+        description = {"ids": len(ids)}
+    selected, applicable = queries.count_for_transition(condition, transition.from_statuses)
+    return condition, selected, applicable, description
+
+
+@bp.post("/bulk")
+@role_required("agent")
+def bulk():
+    form = BulkForm()
+    if not form.validate() or form.action.data not in service.BULK_ACTIONS:
+        abort(400)
+    transition = service.TRANSITIONS[form.action.data]
+    condition, selected, applicable, description = _bulk_selection(form, transition)
+    if condition is None:
+        message = "Select at least one incomplete order first."
+        if is_htmx():
+            return toast(current_app.response_class("", 204), message, "warning")
+        flash(message, "warning")
+        return redirect(url_for(".list_incomplete_orders"))
+    if not form.confirm.data:
+        return render_page_or_fragment(
+            "incomplete_orders/bulk_confirm.html",
+            "incomplete_orders/_bulk_confirm.html",
+            form=form,
+            transition=transition,
+            selected=selected,
+            applicable=applicable,
+            ids=request.form.getlist("ids"),
+            filter_query=request.form.get("filter_query", ""),
+        )
+    changed = service.bulk_change_status(
+        form.action.data, condition, Actor.staff(current_user), description
+    )
+    db.session.commit()
+    skipped = selected - changed
+    message = f"{transition.done} {changed:,} incomplete order{'s' if changed != 1 else ''}."
+    if skipped > 0:
+        message += f" {skipped:,} left as they were: their status does not allow it."
+    if is_htmx():
+        response = current_app.response_class(
+            render_template("incomplete_orders/_bulk_done.html", message=message)
+        )
+        response.headers["HX-Trigger"] = "incompleteOrdersChanged"
+        return response
+    flash(message, "success")
+    return redirect(
+        url_for(".list_incomplete_orders", **dict(parse_qsl(request.form.get("filter_query", ""))))
+    )
+
+
+@bp.get("/<int:order_id>")
+@role_required("viewer")
+def detail(order_id):
+    order = _get_order(order_id)
+    return render_template(
+        "incomplete_orders/detail.html",
+        order=order,
+        timeline=queries.timeline(order),
+        note_form=NoteForm(),
+        convert_form=ConvertForm(),
+        transitions=service.TRANSITIONS,
+    )
+
+
+@bp.route("/<int:order_id>/convert", methods=["GET", "POST"])
+@role_required("agent")
+def convert(order_id):
+    order = _get_order(order_id)
+    form = ConvertForm()
+    if form.validate_on_submit():
+        try:
+            new_order = convert_to_order(
+                order,
+                Actor.staff(current_user),
+                staff=current_user,
+                payment_received=form.payment.data == "received",
+            )
+        except AlreadyConverted as refused:
+            db.session.rollback()
+            flash(str(refused), "warning")
+            return redirect(url_for("orders.detail", order_id=refused.order.id))
+        except ConversionRefused as refused:
+            db.session.rollback()
+            flash(str(refused), "danger")
+            return redirect(url_for(".detail", order_id=order.id))
+        db.session.commit()
+        flash(f"Converted — order {new_order.number} created.", "success")
+        return redirect(url_for("orders.detail", order_id=new_order.id))
+    status = 422 if request.method == "POST" else 200
+    return render_template("incomplete_orders/convert.html", order=order, form=form), status
+
+
+@bp.post("/<int:order_id>/<any(expire, cancel, reopen):action>")
+@role_required("agent")
+def change_status(order_id, action):
+    order = _get_order(order_id)
+    form = BulkForm()  # only its CSRF token is used
+    form.validate()
+    try:
+        service.change_status(order, action, Actor.staff(current_user))
+    except service.IncompleteOrderError as refused:
+        db.session.rollback()
+        flash(str(refused), "danger")
+    else:
+        db.session.commit()
+        flash(f"{service.TRANSITIONS[action].done}.", "success")
+    return redirect(url_for(".detail", order_id=order.id))
+
+
+@bp.post("/<int:order_id>/notes")
+@role_required("agent")
+def add_note(order_id):
+    order = _get_order(order_id)
+    form = NoteForm()
+    if form.validate_on_submit():
+        service.add_note(order, form.body.data, Actor.staff(current_user), current_user)
+        db.session.commit()
+        flash("Note added.", "success")
+    else:
+        flash(" ".join(form.body.errors) or "The note could not be saved.", "danger")
+    return redirect(url_for(".detail", order_id=order.id) + "#timeline")

@@ -1,0 +1,138 @@
+"""Keyset paging and bounded counts for list pages that must stay fast at a million rows."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select, tuple_
+
+COUNT_CAP = 10_000
+
+
+@dataclass(frozen=True)
+class SortOption:
+    """An allow-listed sort: the URL key, its label, the column and how to read a cursor."""
+
+    key: str
+    label: str
+    column: object
+    parse: object  # str -> value of the column
+
+    def encode(self, value):
+        return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+def parse_datetime(text):
+    return datetime.fromisoformat(text)
+
+
+@dataclass
+class Page:
+    rows: list
+    next_cursor: str | None
+    prev_cursor: str | None
+    is_first: bool
+    is_last: bool
+
+
+def _cursor(prefix, sort, row, id_attr):
+    return f"{prefix}~{sort.encode(getattr(row, sort.column.key))}~{getattr(row, id_attr)}"
+
+
+def parse_cursor(text, sort):
+    """("after"|"before", value, id), ("last", None, None) or None for the first page."""
+    if not text:
+        return None
+    if text == "last":
+        return ("last", None, None)
+    try:
+        direction, value, row_id = text.split("~")
+        if direction not in ("after", "before"):
+            raise ValueError
+        return (direction, sort.parse(value), int(row_id))
+    except ValueError:
+        return None
+
+
+def keyset_page(session, stmt, sort, id_column, descending, cursor_text, page_size):
+    """One page of `stmt` ordered by (sort column, id), from a cursor in the query string.
+
+    An unreadable cursor falls back to the first page rather than failing.
+    """
+
+    def fetch(query):
+        return list(session.scalars(query))
+
+    column = sort.column
+    cursor = parse_cursor(cursor_text, sort)
+    forward = (column.desc(), id_column.desc()) if descending else (column.asc(), id_column.asc())
+    backward = (column.asc(), id_column.asc()) if descending else (column.desc(), id_column.desc())
+    key = tuple_(column, id_column)
+
+    if cursor is None:
+        rows = fetch(stmt.order_by(*forward).limit(page_size + 1))
+        has_more = len(rows) > page_size
+        rows = rows[:page_size]
+        is_first, is_last = True, not has_more
+    elif cursor[0] == "after":
+        bound = tuple_(cursor[1], cursor[2])
+        cond = key < bound if descending else key > bound
+        rows = fetch(stmt.where(cond).order_by(*forward).limit(page_size + 1))
+        has_more = len(rows) > page_size
+        rows = rows[:page_size]
+        is_first, is_last = False, not has_more
+    else:
+        if cursor[0] == "before":
+            bound = tuple_(cursor[1], cursor[2])
+            cond = key > bound if descending else key < bound
+            rows = fetch(stmt.where(cond).order_by(*backward).limit(page_size + 1))
+            is_last = False
+        else:  # last page
+            rows = fetch(stmt.order_by(*backward).limit(page_size + 1))
+            is_last = True
+        has_more = len(rows) > page_size
+        rows = list(reversed(rows[:page_size]))
+        is_first = not has_more
+
+    id_attr = id_column.key
+    return Page(
+        rows=rows,
+        next_cursor=None if is_last or not rows else _cursor("after", sort, rows[-1], id_attr),
+        prev_cursor=None if is_first or not rows else _cursor("before", sort, rows[0], id_attr),
+        is_first=is_first,
+        is_last=is_last,
+    )
+
+
+def bounded_count(session, stmt, id_column, cap=COUNT_CAP):
+    """(count, capped): counting stops after `cap` rows so a huge match stays cheap."""
+    inner = stmt.with_only_columns(id_column).order_by(None).limit(cap + 1).subquery()
+    count = session.scalar(select(func.count()).select_from(inner))
+    return min(count, cap), count > cap
+
+
+class Sorts:
+    """The allow-list of sorts for one list; `-key` sorts descending."""
+
+    def __init__(self, options, default):
+        self.options = {option.key: option for option in options}
+        self.default = default
+
+    def choices(self):
+        for option in self.options.values():
+            yield (
+                f"-{option.key}",
+                f"{option.label}, high to low"
+                if option.parse is int
+                else f"{option.label}, newest first",
+            )
+            yield (
+                option.key,
+                f"{option.label}, low to high"
+                if option.parse is int
+                else f"{option.label}, oldest first",
+            )
+
+    def resolve(self, value):
+        """(option, descending) for an allow-listed value, else the default."""
+        value = value if value and value.lstrip("-") in self.options else self.default
+        return self.options[value.lstrip("-")], value.startswith("-")

@@ -1,0 +1,22 @@
+"""Imports every model so that Flask-Migrate and relationships see all tables."""
+
+from dashboard.audit.models import AuditEvent, AuditEventTarget
+from dashboard.auth.models import LoginFailure, Staff
+from dashboard.incomplete_orders.models import (
+    IncompleteOrder,
+    IncompleteOrderItem,
+    IncompleteOrderNote,
+)
+from dashboard.orders.models import Order, OrderItem
+
+__all__ = [
+    "AuditEvent",
+    "AuditEventTarget",
+    "IncompleteOrder",
+    "IncompleteOrderItem",
+    "IncompleteOrderNote",
+    "LoginFailure",
+    "Order",
+    "OrderItem",
+    "Staff",
+]

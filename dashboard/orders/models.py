@@ -1,0 +1,68 @@
+from dashboard.extensions import db
+from dashboard.timeutil import utcnow
+
+SOURCES = ("storefront", "staff")
+SOURCE_LABELS = {"storefront": "Storefront", "staff": "Staff conversion"}
+
+
+class Order(db.Model):
+    """A completed order, reported by the storefront or converted by staff."""
+
+    __tablename__ = "orders"
+
+    id = db.Column(db.Integer, primary_key=True)
+    number = db.Column(db.String(40), nullable=False, unique=True)
+    source = db.Column(db.String(16), nullable=False)
+    # Unique: an incomplete order becomes an order at most once.
+    incomplete_order_id = db.Column(
+        db.Integer,
+        db.ForeignKey("incomplete_orders.id", ondelete="SET NULL"),
+        unique=True,
+    )
+    converted_by_id = db.Column(db.Integer, db.ForeignKey("staff.id", ondelete="SET NULL"))
+    customer_id = db.Column(db.String(64))
+    email = db.Column(db.String(254), index=True)
+    name = db.Column(db.String(200))
+    phone = db.Column(db.String(40))
+    currency = db.Column(db.String(3), nullable=False)
+    total = db.Column(db.BigInteger, nullable=False)  # minor units
+    payment_received = db.Column(db.Boolean, nullable=False, default=True)
+    placed_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+
+    items = db.relationship(
+        "OrderItem",
+        order_by="OrderItem.id",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        lazy="selectin",
+    )
+    incomplete_order = db.relationship("IncompleteOrder", viewonly=True)
+    converted_by = db.relationship("Staff")
+
+    __table_args__ = (
+        db.CheckConstraint(f"source IN {SOURCES!r}", name="source"),
+        db.Index("ix_orders_placed_at", "placed_at", "id"),
+        db.Index("ix_orders_source_placed_at", "source", "placed_at", "id"),
+    )
+
+    @property
+    def source_label(self):
+        return SOURCE_LABELS[self.source]
+
+
+class OrderItem(db.Model):
+    __tablename__ = "order_items"
+
+    id = db.Column(db.Integer, primary_key=True)
+    order_id = db.Column(
+        db.Integer, db.ForeignKey("orders.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    sku = db.Column(db.String(64), nullable=False)
+    name = db.Column(db.String(200), nullable=False)
+    quantity = db.Column(db.Integer, nullable=False)
+    unit_price = db.Column(db.BigInteger, nullable=False)
+
+    @property
+    def line_total(self):
+        return self.quantity * self.unit_price

@@ -1,0 +1,89 @@
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from dashboard.audit.service import Actor
+from dashboard.auth import service
+from dashboard.auth.forms import EmptyForm
+from dashboard.auth.models import Staff
+from dashboard.auth.permissions import role_required
+from dashboard.extensions import db
+from dashboard.staff.forms import AddStaffForm, RoleForm
+
+bp = Blueprint("staff", __name__, url_prefix="/staff")
+
+
+def _render_list(add_form, status=200):
+    staff = db.session.scalars(select(Staff).order_by(Staff.email)).all()
+    return render_template(
+        "staff/list.html",
+        staff=staff,
+        add_form=add_form,
+        role_form=RoleForm(),
+        empty_form=EmptyForm(),
+    ), status
+
+
+@bp.get("/")
+@role_required("manager")
+def list_staff():
+    return _render_list(AddStaffForm())
+
+
+@bp.post("/")
+@role_required("manager")
+def add_staff():
+    form = AddStaffForm()
+    if form.validate_on_submit():
+        try:
+            staff = service.create_staff(
+                form.email.data, form.role.data, form.password.data, Actor.staff(current_user)
+            )
+        except service.StaffError as error:
+            db.session.rollback()
+            form.email.errors.append(str(error))
+        else:
+            db.session.commit()
+            flash(f"Added {staff.email} as {staff.role}.", "success")
+            return redirect(url_for(".list_staff"))
+    return _render_list(form, 422)
+
+
+def _staff_or_404(staff_id):
+    return db.session.get(Staff, staff_id) or abort(404)
+
+
+@bp.post("/<int:staff_id>/role")
+@role_required("manager")
+def change_role(staff_id):
+    staff = _staff_or_404(staff_id)
+    form = RoleForm()
+    if not form.validate_on_submit():
+        flash("Choose one of the listed roles.", "danger")
+        return redirect(url_for(".list_staff"))
+    try:
+        service.change_role(staff, form.role.data, Actor.staff(current_user))
+    except service.StaffError as error:
+        db.session.rollback()
+        flash(str(error), "danger")
+    else:
+        db.session.commit()
+        flash(f"{staff.email} is now {staff.role}.", "success")
+    return redirect(url_for(".list_staff"))
+
+
+@bp.post("/<int:staff_id>/<any(deactivate, activate):change>")
+@role_required("manager")
+def set_active(staff_id, change):
+    staff = _staff_or_404(staff_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        service.set_active(staff, change == "activate", Actor.staff(current_user))
+    except service.StaffError as error:
+        db.session.rollback()
+        flash(str(error), "danger")
+    else:
+        db.session.commit()
+        flash(f"{staff.email} is {'active' if staff.is_active else 'deactivated'}.", "success")
+    return redirect(url_for(".list_staff"))

@@ -1,0 +1,81 @@
+// Small behaviours for Reclaim's pages: toasts, row selection, list refresh.
+(function () {
+  "use strict";
+
+  function showToast(message, level) {
+    var region = document.getElementById("toasts");
+    if (!region) return;
+    var toast = document.createElement("div");
+    toast.className = "app-toast level-" + (level || "info");
+    toast.setAttribute("role", level === "error" ? "alert" : "status");
+    toast.textContent = message;
+    region.appendChild(toast);
+    setTimeout(function () { toast.remove(); }, 6000);
+  }
+
+  // Server responses that are not swapped (errors, 204) speak through an HX-Trigger "toast".
+  document.addEventListener("toast", function (event) {
+    showToast(event.detail.message, event.detail.level);
+  });
+  document.addEventListener("htmx:responseError", function (event) {
+    if (!event.detail.xhr.getResponseHeader("HX-Trigger")) {
+      showToast("The server answered " + event.detail.xhr.status + ". Please try again.", "error");
+    }
+  });
+  document.addEventListener("htmx:sendError", function () {
+    showToast("The server could not be reached. Check your connection and try again.", "error");
+  });
+
+  // A list whose rows changed (bulk action) reloads its table for the URL it shows.
+  document.addEventListener("incompleteOrdersChanged", function () {
+    var container = document.querySelector("[data-refresh-on='incompleteOrdersChanged']");
+    if (container && window.htmx) {
+      htmx.ajax("GET", window.location.pathname + window.location.search, { target: container, swap: "innerHTML" });
+    }
+  });
+
+  // Row selection and "select all matching this filter".
+  function updateSelection(form) {
+    var boxes = form.querySelectorAll(".row-select");
+    var checked = form.querySelectorAll(".row-select:checked").length;
+    var allMatching = form.querySelector("#all-matching");
+    var summary = form.querySelector("#selection-summary");
+    var selectAllMatching = form.querySelector("#select-all-matching");
+    var pageBox = form.querySelector("#select-page");
+    var total = parseInt((form.querySelector("#match-count") || {}).dataset?.count || "0", 10);
+    if (!summary) return;
+    if (allMatching.value) {
+      summary.textContent = "All " + form.querySelector("#match-count").textContent.replace(" matching", "") + " matching this filter are selected.";
+      selectAllMatching.classList.add("d-none");
+      return;
+    }
+    summary.textContent = checked ? checked + " selected" : "None selected";
+    if (pageBox) pageBox.checked = checked > 0 && checked === boxes.length;
+    var pageFull = checked === boxes.length && checked > 0;
+    selectAllMatching.classList.toggle("d-none", !(pageFull && total > boxes.length));
+  }
+
+  document.addEventListener("change", function (event) {
+    var form = event.target.closest("#bulk-form");
+    if (!form) return;
+    if (event.target.id === "select-page") {
+      form.querySelectorAll(".row-select").forEach(function (box) { box.checked = event.target.checked; });
+    }
+    if (event.target.matches(".row-select, #select-page") && !event.target.checked) {
+      form.querySelector("#all-matching").value = "";
+    }
+    updateSelection(form);
+  });
+
+  document.addEventListener("click", function (event) {
+    if (event.target.id === "select-all-matching") {
+      var form = event.target.closest("#bulk-form");
+      form.querySelector("#all-matching").value = "y";
+      updateSelection(form);
+    }
+    if (event.target.matches("[data-dismiss-bulk]") && window.htmx) {
+      event.preventDefault();
+      document.getElementById("bulk-slot").innerHTML = "";
+    }
+  });
+})();
