@@ -1,6 +1,6 @@
 """Reclaim: win back incomplete orders and handle return requests."""
 
-from flask import Flask, redirect, render_template, request, url_for
+from flask import Flask, flash, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -58,6 +58,7 @@ def register_extensions(app):
     @login_manager.unauthorized_handler
     def unauthorized():
         login_url = url_for("auth.login", next=request.full_path.rstrip("?"))
+        flash(login_manager.login_message, login_manager.login_message_category)
         if is_htmx():
             # Never swap a login form into a table cell: send the browser there instead.
             return "", 401, {"HX-Redirect": login_url}

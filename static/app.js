@@ -26,6 +26,23 @@
     showToast("The server could not be reached. Check your connection and try again.", "error");
   });
 
+  // Filter forms send only the filters that are set, so pushed URLs stay short and readable.
+  document.addEventListener("htmx:configRequest", function (event) {
+    if (event.detail.verb !== "get" || !event.detail.elt.closest("form.filters")) return;
+    var data = event.detail.formData;
+    Array.from(data.keys()).forEach(function (key) {
+      if (data.getAll(key).every(function (value) { return value === ""; })) data.delete(key);
+    });
+  });
+
+  // A confirm step belongs to the selection it was asked for: a new filter or page drops it.
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var slot = document.getElementById("bulk-slot");
+    if (slot && event.detail.requestConfig.verb === "get" && event.detail.target.id === "io-table") {
+      slot.innerHTML = "";
+    }
+  });
+
   // A list whose rows changed (bulk action) reloads its table for the URL it shows.
   document.addEventListener("incompleteOrdersChanged", function () {
     var container = document.querySelector("[data-refresh-on='incompleteOrdersChanged']");

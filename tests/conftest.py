@@ -71,7 +71,9 @@ def client(app):
 def make_staff(app):
     def make(role="agent", email=None):
         with app.app_context():
-            staff = create_staff(email or f"{role}@example.com", role, PASSWORD, Actor.system("test"))
+            staff = create_staff(
+                email or f"{role}@example.com", role, PASSWORD, Actor.system("test")
+            )
             db.session.commit()
             return staff.id
 
@@ -108,7 +110,10 @@ def snapshot(**overrides):
         "email": f"customer{n}@example.com",
         "phone": "+49 170 1234567",
         "name": f"Customer {n}",
-        "items": [ItemSnapshot("SKU-1", "Linen shirt", 2, 2500), ItemSnapshot("SKU-2", "Belt", 1, 1000)],
+        "items": [
+            ItemSnapshot("SKU-1", "Linen shirt", 2, 2500),
+            ItemSnapshot("SKU-2", "Belt", 1, 1000),
+        ],
     }
     values.update(overrides)
     return CartSnapshot(**values)

@@ -1,7 +1,7 @@
 """Every audit action, with the words staff read for it."""
 
 ACTION_LABELS = {
-    "incomplete_order.create": "Cart first seen",
+    "incomplete_order.create": "Cart received from the storefront",
     "incomplete_order.update": "Cart updated by the storefront",
     "incomplete_order.close_emptied": "Closed: the customer emptied the cart",
     "incomplete_order.expire": "Expired",

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import case, func, select, union
+from sqlalchemy import and_, case, func, select, true, union
 
 from dashboard.audit.actions import action_label
 from dashboard.audit.models import AuditEvent, AuditEventTarget
@@ -87,8 +87,9 @@ def list_page(filters, page_size):
     return ListResult(page, count, capped, ("-" if descending else "") + sort.key)
 
 
-def ids_matching(filters):
-    return select(IncompleteOrder.id).where(*filter_conditions(filters))
+def in_filter(filters):
+    """A condition selecting every incomplete order the filters match (for bulk updates)."""
+    return and_(true(), *filter_conditions(filters))
 
 
 @dataclass
@@ -121,15 +122,15 @@ def timeline(order):
             select(IncompleteOrderNote).where(IncompleteOrderNote.incomplete_order_id == order.id)
         )
     }
-    entries = []
-    seen_create = False
+    entries = [
+        TimelineEntry(at=order.created_at, kind="started", title="Customer started the cart")
+    ]
     for event in events:
         details = event.details
         body = None
         if event.action == "incomplete_order.note":
             note = notes.get(details.get("note_id"))
             body = note.body if note else None
-        seen_create |= event.action == "incomplete_order.create"
         entries.append(
             TimelineEntry(
                 at=event.created_at,
@@ -140,8 +141,6 @@ def timeline(order):
                 details=details,
             )
         )
-    if not seen_create:
-        entries.append(TimelineEntry(at=order.created_at, kind="create", title="Cart first seen"))
     entries.sort(key=lambda e: e.at, reverse=True)
     return entries
 

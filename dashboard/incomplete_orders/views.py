@@ -98,27 +98,18 @@ def export_csv():
     return stream_csv("incomplete-orders.csv", header, rows())
 
 
-def _bulk_selection(form, transition):
-    """(condition, selected, applicable, description) for the ids or filter a bulk form names.
-
-    `applicable` counts the selected orders whose status allows the action.
-    """
+def _bulk_selection(form):
+    """(condition, chosen ids or None, description) for what a bulk form selects:
+    the ticked ids, or everything matching the list's filter."""
     if form.all_matching.data:
         filter_query = request.form.get("filter_query", "")
         filters = IncompleteOrderFilterForm(MultiDict(parse_qsl(filter_query))).valid_data()
-        condition = IncompleteOrder.id.in_(queries.ids_matching(filters))
-        description = {"filter": filter_query}
-    else:
-        try:
-            ids = sorted({int(v) for v in request.form.getlist("ids")})
-        except ValueError:
-            abort(400)
-        if not ids:
-            return None, 0, 0, None
-        condition = IncompleteOrder.id.in_(ids)
-        description = {"ids": len(ids)}
-    selected, applicable = queries.count_for_transition(condition, transition.from_statuses)
-    return condition, selected, applicable, description
+        return queries.in_filter(filters), None, {"filter": filter_query}
+    try:
+        ids = sorted({int(v) for v in request.form.getlist("ids")})
+    except ValueError:
+        abort(400)
+    return IncompleteOrder.id.in_(ids), ids, {"ids": len(ids)}
 
 
 @bp.post("/bulk")
@@ -128,14 +119,15 @@ def bulk():
     if not form.validate() or form.action.data not in service.BULK_ACTIONS:
         abort(400)
     transition = service.TRANSITIONS[form.action.data]
-    condition, selected, applicable, description = _bulk_selection(form, transition)
-    if condition is None:
+    condition, ids, description = _bulk_selection(form)
+    if ids == []:
         message = "Select at least one incomplete order first."
         if is_htmx():
             return toast(current_app.response_class("", 204), message, "warning")
         flash(message, "warning")
         return redirect(url_for(".list_incomplete_orders"))
     if not form.confirm.data:
+        selected, applicable = queries.count_for_transition(condition, transition.from_statuses)
         return render_page_or_fragment(
             "incomplete_orders/bulk_confirm.html",
             "incomplete_orders/_bulk_confirm.html",
@@ -143,17 +135,16 @@ def bulk():
             transition=transition,
             selected=selected,
             applicable=applicable,
-            ids=request.form.getlist("ids"),
+            ids=ids or [],
             filter_query=request.form.get("filter_query", ""),
         )
     changed = service.bulk_change_status(
         form.action.data, condition, Actor.staff(current_user), description
     )
     db.session.commit()
-    skipped = selected - changed
     message = f"{transition.done} {changed:,} incomplete order{'s' if changed != 1 else ''}."
-    if skipped > 0:
-        message += f" {skipped:,} left as they were: their status does not allow it."
+    if ids and len(ids) > changed:
+        message += f" {len(ids) - changed:,} left as they were: their status does not allow it."
     if is_htmx():
         response = current_app.response_class(
             render_template("incomplete_orders/_bulk_done.html", message=message)

@@ -71,10 +71,7 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_incomplete_orders_customer_id'), ['customer_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_incomplete_orders_email'), ['email'], unique=False)
         batch_op.create_index('ix_incomplete_orders_last_activity', ['last_activity_at', 'id'], unique=False)
-        batch_op.create_index('ix_incomplete_orders_status_attempts', ['status', 'recovery_attempts', 'id'], unique=False)
-        batch_op.create_index('ix_incomplete_orders_status_created', ['status', 'created_at', 'id'], unique=False)
         batch_op.create_index('ix_incomplete_orders_status_last_activity', ['status', 'last_activity_at', 'id'], unique=False)
-        batch_op.create_index('ix_incomplete_orders_status_subtotal', ['status', 'subtotal', 'id'], unique=False)
         batch_op.create_index('ix_incomplete_orders_subtotal', ['subtotal', 'id'], unique=False)
 
     op.create_table('login_failures',
@@ -252,10 +249,7 @@ def downgrade():
     op.drop_table('login_failures')
     with op.batch_alter_table('incomplete_orders', schema=None) as batch_op:
         batch_op.drop_index('ix_incomplete_orders_subtotal')
-        batch_op.drop_index('ix_incomplete_orders_status_subtotal')
         batch_op.drop_index('ix_incomplete_orders_status_last_activity')
-        batch_op.drop_index('ix_incomplete_orders_status_created')
-        batch_op.drop_index('ix_incomplete_orders_status_attempts')
         batch_op.drop_index('ix_incomplete_orders_last_activity')
         batch_op.drop_index(batch_op.f('ix_incomplete_orders_email'))
         batch_op.drop_index(batch_op.f('ix_incomplete_orders_customer_id'))

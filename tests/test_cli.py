@@ -1,0 +1,146 @@
+"""The command line: create-staff and seed-demo; and /healthz for monitoring."""
+
+import pytest
+from sqlalchemy import func, select
+
+from dashboard.auth.models import Staff
+from dashboard.extensions import db
+from dashboard.incomplete_orders.models import IncompleteOrder, IncompleteOrderItem
+from dashboard.orders.models import Order
+
+
+@pytest.fixture
+def run(app):
+    runner = app.test_cli_runner()
+
+    def invoke(*args, input=None):
+        return runner.invoke(args=list(args), input=input)
+
+    return invoke
+
+
+def _staff(app, email):
+    with app.app_context():
+        return db.session.scalar(select(Staff).where(Staff.email == email))
+
+
+def _count(app, model):
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(model))
+
+
+# --- create-staff --------------------------------------------------------------------------
+
+
+def test_create_staff_adds_an_account_that_can_sign_in(app, client, run):
+    result = run("create-staff", "Ana@Example.com", "--role", "agent", "--password", "pw123456")
+    assert result.exit_code == 0, result.output
+    assert "Created agent ana@example.com." in result.output
+    assert _staff(app, "ana@example.com").role == "agent"
+    response = client.post("/login", data={"email": "ana@example.com", "password": "pw123456"})
+    assert response.status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--password", "pw123456"], "Missing option '--role'"),
+        (["--role", "admin", "--password", "pw123456"], "Invalid value for '--role'"),
+        (["--role", "agent", "--password", "short"], "at least 8 characters"),
+    ],
+)
+def test_create_staff_refuses_bad_input_with_a_message(app, run, args, message):
+    result = run("create-staff", "ana@example.com", *args)
+    assert result.exit_code != 0
+    assert message in result.output
+    assert _count(app, Staff) == 0
+
+
+def test_create_staff_refuses_a_duplicate_email(app, run):
+    run("create-staff", "ana@example.com", "--role", "agent", "--password", "pw123456")
+    result = run("create-staff", "ANA@example.com", "--role", "manager", "--password", "pw654321")
+    assert result.exit_code == 1
+    assert "A staff account for ana@example.com already exists." in result.output
+    assert _staff(app, "ana@example.com").role == "agent"
+
+
+def test_create_staff_prompts_for_the_password_twice(app, run):
+    result = run(
+        "create-staff", "ana@example.com", "--role", "viewer", input="pw123456\npw123456\n"
+    )
+    assert result.exit_code == 0, result.output
+    assert "Password" in result.output and "pw123456" not in result.output
+    assert _staff(app, "ana@example.com").check_password("pw123456")
+
+
+# --- seed-demo ------------------------------------------------------------------------------
+
+
+def _empty_database(app):
+    with app.app_context(), db.engine.begin() as connection:
+        for table in reversed(db.metadata.sorted_tables):
+            connection.execute(table.delete())
+
+
+def _fingerprint(app):
+    with app.app_context():
+        return db.session.execute(
+            select(
+                IncompleteOrder.cart_id,
+                IncompleteOrder.email,
+                IncompleteOrder.subtotal,
+                IncompleteOrder.status,
+            ).order_by(IncompleteOrder.cart_id)
+        ).all()
+
+
+def test_seed_demo_creates_carts_with_items_and_some_converted_orders(app, run):
+    result = run("seed-demo", "--orders", "300", "--seed", "7")
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(IncompleteOrder)) == 300
+        carts_with_items = db.session.scalar(
+            select(func.count(func.distinct(IncompleteOrderItem.incomplete_order_id)))
+        )
+        assert carts_with_items == 300
+        converted = db.session.scalars(
+            select(IncompleteOrder).where(IncompleteOrder.status == "converted")
+        ).all()
+        orders = db.session.scalars(select(Order)).all()
+        assert converted and len(orders) == len(converted)
+        for order in orders:
+            assert order.incomplete_order.status == "converted"
+            assert order.total == order.incomplete_order.subtotal
+            assert order.items
+
+
+def test_seed_demo_refuses_a_database_with_data_unless_appending(app, run):
+    run("seed-demo", "--orders", "300", "--seed", "7")
+    refused = run("seed-demo", "--orders", "300", "--seed", "7")
+    assert refused.exit_code != 0
+    assert "already has 300 incomplete orders. Use --append" in refused.output
+    assert _count(app, IncompleteOrder) == 300
+
+    appended = run("seed-demo", "--orders", "50", "--seed", "8", "--append")
+    assert appended.exit_code == 0, appended.output
+    assert _count(app, IncompleteOrder) == 350
+
+
+def test_seed_demo_is_deterministic_for_a_seed(app, run):
+    run("seed-demo", "--orders", "300", "--seed", "7")
+    first = _fingerprint(app)
+    _empty_database(app)
+    run("seed-demo", "--orders", "300", "--seed", "7")
+    assert _fingerprint(app) == first
+    _empty_database(app)
+    run("seed-demo", "--orders", "300", "--seed", "8")
+    assert _fingerprint(app) != first
+
+
+# --- health -----------------------------------------------------------------------------------
+
+
+def test_healthz_reports_the_database_without_a_sign_in(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json["database"] == "ok"
