@@ -3,11 +3,13 @@
 from flask import Flask, flash, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from config import config_from_env
 from dashboard import database, formatting
 from dashboard.extensions import csrf, db, login_manager, mail, migrate
 from dashboard.htmx import is_htmx, toast
+from dashboard.listing import MAX_ID
 
 
 def create_app(config=None):
@@ -21,6 +23,8 @@ def create_app(config=None):
         static_folder="../static",
     )
     app.config.from_object(config)
+    # Record ids in URLs are 32-bit: a longer number is a 404, not a database overflow.
+    app.url_map.converters["int"] = RecordIdConverter
     if app.config["PROXY_FIX_HOPS"]:
         hops = app.config["PROXY_FIX_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
@@ -32,6 +36,12 @@ def create_app(config=None):
     register_commands(app)
     formatting.register(app)
     return app
+
+
+class RecordIdConverter(IntegerConverter):
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def register_extensions(app):

@@ -1,6 +1,28 @@
 """Form parts shared by the list pages."""
 
+from datetime import date
+
 from flask_wtf import FlaskForm
+from wtforms import SelectChoice
+from wtforms.validators import NumberRange, ValidationError
+
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2999, 12, 31)
+MAX_AMOUNT = 1_000_000_000  # in major units: far above any cart, far below overflow
+
+
+def options(pairs):
+    """SelectField choices from (value, label) pairs."""
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+def sensible_date(_form, field):
+    """Dates from 2000 to 2999: anything else is a typo, and would overflow the time zone maths."""
+    if field.data and not FIRST_DAY <= field.data <= LAST_DAY:
+        raise ValidationError("Choose a date between 2000 and 2999.")
+
+
+def amount_range():
+    return NumberRange(min=0, max=MAX_AMOUNT, message=f"Must be from 0 to {MAX_AMOUNT:,}.")
 
 
 class FilterForm(FlaskForm):

@@ -21,8 +21,20 @@ class SortOption:
         return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL
+MAX_AMOUNT = 2**63 - 1
+
+
 def parse_datetime(text):
     return datetime.fromisoformat(text)
+
+
+def parse_amount(text):
+    """An integer a BIGINT column can hold; ValueError otherwise (the cursor is ignored)."""
+    value = int(text)
+    if abs(value) > MAX_AMOUNT:
+        raise ValueError(text)
+    return value
 
 
 @dataclass
@@ -48,7 +60,10 @@ def parse_cursor(text, sort):
         direction, value, row_id = text.split("~")
         if direction not in ("after", "before"):
             raise ValueError
-        return (direction, sort.parse(value), int(row_id))
+        row_id = int(row_id)
+        if not 0 < row_id <= MAX_ID:
+            raise ValueError(row_id)
+        return (direction, sort.parse(value), row_id)
     except ValueError:
         return None
 
@@ -122,13 +137,13 @@ class Sorts:
             yield (
                 f"-{option.key}",
                 f"{option.label}, high to low"
-                if option.parse is int
+                if option.parse is not parse_datetime
                 else f"{option.label}, newest first",
             )
             yield (
                 option.key,
                 f"{option.label}, low to high"
-                if option.parse is int
+                if option.parse is not parse_datetime
                 else f"{option.label}, oldest first",
             )
 

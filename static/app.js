@@ -59,18 +59,27 @@
     var summary = form.querySelector("#selection-summary");
     var selectAllMatching = form.querySelector("#select-all-matching");
     var pageBox = form.querySelector("#select-page");
-    var total = parseInt((form.querySelector("#match-count") || {}).dataset?.count || "0", 10);
+    var count = form.querySelector("#match-count");
+    var countText = count && count.dataset.countText ? count.dataset.countText + " " : "";
     if (!summary) return;
+    selectAllMatching.textContent = "Select all " + countText + "matching this filter";
     if (allMatching.value) {
-      summary.textContent = "All " + form.querySelector("#match-count").textContent.replace(" matching", "") + " matching this filter are selected.";
+      summary.textContent = "All " + countText + "matching this filter are selected.";
       selectAllMatching.classList.add("d-none");
       return;
     }
     summary.textContent = checked ? checked + " selected" : "None selected";
     if (pageBox) pageBox.checked = checked > 0 && checked === boxes.length;
     var pageFull = checked === boxes.length && checked > 0;
-    selectAllMatching.classList.toggle("d-none", !(pageFull && total > boxes.length));
+    var morePages = selectAllMatching.dataset.morePages === "yes";
+    selectAllMatching.classList.toggle("d-none", !(pageFull && morePages));
   }
+
+  // The match count arrives after the table: relabel the selection with it.
+  document.addEventListener("htmx:afterSettle", function () {
+    var form = document.getElementById("bulk-form");
+    if (form) updateSelection(form);
+  });
 
   document.addEventListener("change", function (event) {
     var form = event.target.closest("#bulk-form");

@@ -2,7 +2,8 @@ from wtforms import HiddenField, IntegerField, SelectField, StringField
 from wtforms.validators import Length, NumberRange, Optional
 
 from dashboard.audit.actions import ACTION_LABELS
-from dashboard.forms import FilterForm
+from dashboard.forms import FilterForm, options
+from dashboard.listing import MAX_ID
 
 
 class AuditFilterForm(FilterForm):
@@ -11,16 +12,23 @@ class AuditFilterForm(FilterForm):
         validators=[Optional(), Length(max=254)],
         description="Staff email, API key name or job name",
     )
-    action = SelectField("What", choices=[("", "Any action"), *ACTION_LABELS.items()], default="")
+    action = SelectField(
+        "What", choices=options([("", "Any action"), *ACTION_LABELS.items()]), default=""
+    )
     record_type = SelectField(
         "Record type",
-        choices=[
-            ("", "Any record"),
-            ("incomplete_order", "Incomplete order"),
-            ("order", "Order"),
-            ("staff", "Staff"),
-        ],
+        choices=options(
+            [
+                ("", "Any record"),
+                ("incomplete_order", "Incomplete order"),
+                ("order", "Order"),
+                ("staff", "Staff"),
+            ]
+        ),
         default="",
     )
-    record_id = IntegerField("Record id", validators=[Optional(), NumberRange(min=1)])
+    record_id = IntegerField(
+        "Record id",
+        validators=[Optional(), NumberRange(min=1, max=MAX_ID, message="Not a record id.")],
+    )
     cursor = HiddenField()

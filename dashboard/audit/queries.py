@@ -2,9 +2,9 @@ from sqlalchemy import select
 
 from dashboard.audit.models import AuditEvent, AuditEventTarget
 from dashboard.extensions import db
-from dashboard.listing import SortOption, bounded_count, keyset_page
+from dashboard.listing import SortOption, bounded_count, keyset_page, parse_amount
 
-AUDIT_SORT = SortOption("id", "Newest", AuditEvent.id, int)
+AUDIT_SORT = SortOption("id", "Newest", AuditEvent.id, parse_amount)
 
 RECORD_ENDPOINTS = {
     "incomplete_order": "incomplete_orders.detail",

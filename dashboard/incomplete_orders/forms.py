@@ -9,9 +9,9 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from dashboard.forms import FilterForm
+from dashboard.forms import FilterForm, amount_range, options, sensible_date
 from dashboard.incomplete_orders.models import STAGE_LABELS, STATUS_LABELS
 from dashboard.incomplete_orders.queries import INCOMPLETE_ORDER_SORTS
 from dashboard.incomplete_orders.search import MIN_SEARCH_LENGTH
@@ -26,38 +26,42 @@ class IncompleteOrderFilterForm(FilterForm):
     q = StringField("Search", validators=[Optional(), Length(max=100), _search_length])
     status = SelectField(
         "Status",
-        choices=[("", "Any status"), *STATUS_LABELS.items()],
+        choices=options([("", "Any status"), *STATUS_LABELS.items()]),
         validate_choice=True,
         default="",
     )
-    stage = SelectField("Stage", choices=[("", "Any stage"), *STAGE_LABELS.items()], default="")
+    stage = SelectField(
+        "Stage", choices=options([("", "Any stage"), *STAGE_LABELS.items()]), default=""
+    )
     customer = SelectField(
         "Customer",
-        choices=[("", "Guests and registered"), ("guest", "Guests"), ("registered", "Registered")],
+        choices=options(
+            [("", "Guests and registered"), ("guest", "Guests"), ("registered", "Registered")]
+        ),
         default="",
     )
     has_email = SelectField(
         "Email",
-        choices=[("", "With or without"), ("yes", "Has email"), ("no", "No email")],
+        choices=options([("", "With or without"), ("yes", "Has email"), ("no", "No email")]),
         default="",
     )
     min_value = DecimalField(
         "Value from",
         places=2,
-        validators=[Optional(), NumberRange(min=0, message="Must be 0 or more.")],
+        validators=[Optional(), amount_range()],
     )
     max_value = DecimalField(
         "Value to",
         places=2,
-        validators=[Optional(), NumberRange(min=0, message="Must be 0 or more.")],
+        validators=[Optional(), amount_range()],
     )
-    created_from = DateField("Created from", validators=[Optional()])
-    created_to = DateField("Created to", validators=[Optional()])
-    active_from = DateField("Active from", validators=[Optional()])
-    active_to = DateField("Active to", validators=[Optional()])
+    created_from = DateField("Created from", validators=[Optional(), sensible_date])
+    created_to = DateField("Created to", validators=[Optional(), sensible_date])
+    active_from = DateField("Active from", validators=[Optional(), sensible_date])
+    active_to = DateField("Active to", validators=[Optional(), sensible_date])
     sort = SelectField(
         "Sort",
-        choices=[(key, label) for key, label in INCOMPLETE_ORDER_SORTS.choices()],
+        choices=options([(key, label) for key, label in INCOMPLETE_ORDER_SORTS.choices()]),
         default=INCOMPLETE_ORDER_SORTS.default,
     )
     cursor = HiddenField()
@@ -82,7 +86,9 @@ class IncompleteOrderFilterForm(FilterForm):
 class ConvertForm(FlaskForm):
     payment = RadioField(
         "Has the payment been received?",
-        choices=[("received", "Yes, payment received"), ("awaiting", "No, awaiting payment")],
+        choices=options(
+            [("received", "Yes, payment received"), ("awaiting", "No, awaiting payment")]
+        ),
         validators=[DataRequired(message="Say whether the payment has been received.")],
     )
 

@@ -11,7 +11,14 @@ from dashboard.audit.models import AuditEvent, AuditEventTarget
 from dashboard.extensions import db
 from dashboard.incomplete_orders.models import IncompleteOrder, IncompleteOrderNote
 from dashboard.incomplete_orders.search import search_condition
-from dashboard.listing import SortOption, Sorts, bounded_count, keyset_page, parse_datetime
+from dashboard.listing import (
+    SortOption,
+    Sorts,
+    bounded_count,
+    keyset_page,
+    parse_amount,
+    parse_datetime,
+)
 from dashboard.timeutil import shop_day_start_utc
 
 INCOMPLETE_ORDER_SORTS = Sorts(
@@ -20,8 +27,8 @@ INCOMPLETE_ORDER_SORTS = Sorts(
             "last_activity", "Last activity", IncompleteOrder.last_activity_at, parse_datetime
         ),
         SortOption("created", "Created", IncompleteOrder.created_at, parse_datetime),
-        SortOption("value", "Value", IncompleteOrder.subtotal, int),
-        SortOption("attempts", "Recovery emails", IncompleteOrder.recovery_attempts, int),
+        SortOption("value", "Value", IncompleteOrder.subtotal, parse_amount),
+        SortOption("attempts", "Recovery emails", IncompleteOrder.recovery_attempts, parse_amount),
     ],
     default="-last_activity",
 )
@@ -72,19 +79,26 @@ def filtered(filters):
 @dataclass
 class ListResult:
     page: object
-    count: int
-    count_capped: bool
     sort_key: str
 
 
 def list_page(filters, page_size):
-    stmt = filtered(filters)
     sort, descending = INCOMPLETE_ORDER_SORTS.resolve(filters.get("sort"))
     page = keyset_page(
-        db.session, stmt, sort, IncompleteOrder.id, descending, filters.get("cursor"), page_size
+        db.session,
+        filtered(filters),
+        sort,
+        IncompleteOrder.id,
+        descending,
+        filters.get("cursor"),
+        page_size,
     )
-    count, capped = bounded_count(db.session, stmt, IncompleteOrder.id)
-    return ListResult(page, count, capped, ("-" if descending else "") + sort.key)
+    return ListResult(page, ("-" if descending else "") + sort.key)
+
+
+def count_matching(filters):
+    """(count, capped) for the filters; asked for apart from the page, which never waits on it."""
+    return bounded_count(db.session, filtered(filters), IncompleteOrder.id)
 
 
 def in_filter(filters):

@@ -52,6 +52,14 @@ def list_incomplete_orders():
     )
 
 
+@bp.get("/count")
+@role_required("viewer")
+def count():
+    filters = IncompleteOrderFilterForm(request.args).valid_data()
+    count, capped = queries.count_matching(filters)
+    return render_template("incomplete_orders/_count.html", count=count, capped=capped)
+
+
 @bp.get("/export.csv")
 @role_required("viewer")
 def export_csv():

@@ -3,14 +3,21 @@ from datetime import timedelta
 from sqlalchemy import or_, select
 
 from dashboard.extensions import db
-from dashboard.listing import SortOption, Sorts, bounded_count, keyset_page, parse_datetime
+from dashboard.listing import (
+    SortOption,
+    Sorts,
+    bounded_count,
+    keyset_page,
+    parse_amount,
+    parse_datetime,
+)
 from dashboard.orders.models import Order
 from dashboard.timeutil import shop_day_start_utc
 
 ORDER_SORTS = Sorts(
     [
         SortOption("placed", "Placed", Order.placed_at, parse_datetime),
-        SortOption("total", "Total", Order.total, int),
+        SortOption("total", "Total", Order.total, parse_amount),
     ],
     default="-placed",
 )
