@@ -73,6 +73,7 @@ class Config:
     MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "shop@example.com")
 
     SCHEDULER_ENABLED = _env_bool("SCHEDULER_ENABLED", False)
+    SQLITE_BACKGROUND_CHECKPOINTS = _env_bool("SQLITE_BACKGROUND_CHECKPOINTS", True)
     PAGE_SIZE = 50
 
 
@@ -86,6 +87,7 @@ class TestConfig(Config):
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
     SERVER_NAME = None
     SCHEDULER_ENABLED = False
+    SQLITE_BACKGROUND_CHECKPOINTS = False
 
 
 class ProductionConfig(Config):

@@ -54,7 +54,10 @@ def register_extensions(app):
     login_manager.login_message = "Please sign in to see that page."
     login_manager.login_message_category = "info"
     with app.app_context():
-        database.configure_engine(db.engine)
+        # Checkpoint in the background while serving; tests and CLI commands keep SQLite's own.
+        database.configure_engine(
+            db.engine, background_checkpoints=app.config["SQLITE_BACKGROUND_CHECKPOINTS"]
+        )
 
     from dashboard import models  # noqa: F401  (every table known to Flask-Migrate)
     from dashboard.auth.models import Staff

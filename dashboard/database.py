@@ -4,18 +4,29 @@ SQLite: WAL, foreign keys and a busy timeout are per connection. A transaction t
 reads and later writes can fail with "database is locked" even with a timeout, so
 transactions that may write start with BEGIN IMMEDIATE; read-only requests (GET/HEAD)
 start a plain deferred transaction and never wait on a writer.
+
+A web process does not checkpoint the WAL inside the commit that happens to cross the
+threshold (a bulk action would pay for copying everyone's pages back); a background
+thread checkpoints every second instead, without blocking readers or writers.
 """
 
+import logging
+import threading
 from contextvars import ContextVar
 
-from sqlalchemy import event
+from sqlalchemy import event, text
+
+log = logging.getLogger(__name__)
 
 # True when the current unit of work may write. Requests set it from their method;
 # CLI commands and background jobs keep the default.
 write_intent: ContextVar[bool] = ContextVar("write_intent", default=True)
 
+SQLITE_CACHE_KIB = 32 * 1024
+CHECKPOINT_SECONDS = 1.0
 
-def configure_engine(engine):
+
+def configure_engine(engine, background_checkpoints=False):
     if engine.dialect.name != "sqlite":
         return
 
@@ -28,8 +39,26 @@ def configure_engine(engine):
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+        if background_checkpoints:
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _sqlite_begin(connection):
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write_intent.get() else "BEGIN")
+
+    if background_checkpoints and engine.url.database not in (None, "", ":memory:"):
+        threading.Thread(
+            target=_checkpoint_forever, args=(engine,), name="sqlite-checkpoint", daemon=True
+        ).start()
+
+
+def _checkpoint_forever(engine):
+    stop = threading.Event()
+    while not stop.wait(CHECKPOINT_SECONDS):
+        try:
+            with engine.connect() as connection:
+                connection.execute(text("PRAGMA wal_checkpoint(PASSIVE)"))
+        except Exception:  # noqa: BLE001 - a missed checkpoint is retried next second
+            log.exception("WAL checkpoint failed")

@@ -169,8 +169,8 @@ class DemoGenerator:
                 status = "open"
             if email and status != "cancelled" and (self.now - last) > timedelta(hours=1):
                 attempts = rng.choices((0, 1, 2, 3), (25, 35, 25, 15))[0]
-            changed = last + timedelta(hours=rng.randrange(1, 72)) if status != "open" else None
-            if changed and changed > self.now:
+            changed = last + timedelta(hours=rng.randrange(1, 72)) if status != "open" else created
+            if changed > self.now:
                 changed = self.now
             carts.append(
                 (

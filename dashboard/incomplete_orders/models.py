@@ -37,9 +37,11 @@ class IncompleteOrder(db.Model):
     item_count = db.Column(db.Integer, nullable=False, default=0)
     recovery_attempts = db.Column(db.Integer, nullable=False, default=0)
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    # When Reclaim last took a change of the cart's content from the storefront.
     updated_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     last_activity_at = db.Column(db.DateTime, nullable=False, default=utcnow)
-    status_changed_at = db.Column(db.DateTime)
+    # Set from creation on, so a status change rewrites a row without growing it.
+    status_changed_at = db.Column(db.DateTime, nullable=False, default=utcnow)
 
     items = db.relationship(
         "IncompleteOrderItem",

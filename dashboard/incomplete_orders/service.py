@@ -79,7 +79,9 @@ def apply_snapshot(snapshot, actor):
     if order is None:
         if not snapshot.items:
             return None, "unchanged"
-        order = IncompleteOrder(cart_id=snapshot.cart_id, created_at=snapshot.snapshot_at)
+        order = IncompleteOrder(
+            cart_id=snapshot.cart_id, created_at=snapshot.snapshot_at, status_changed_at=now
+        )
         _copy_snapshot(order, snapshot, now)
         db.session.add(order)
         db.session.flush()
@@ -159,7 +161,7 @@ def _transition_statement(transition, condition):
     return (
         update(IncompleteOrder)
         .where(condition, IncompleteOrder.status.in_(transition.from_statuses))
-        .values(status=transition.to_status, status_changed_at=now, updated_at=now)
+        .values(status=transition.to_status, status_changed_at=now)
         .returning(IncompleteOrder.id)
         .execution_options(synchronize_session=False)
     )

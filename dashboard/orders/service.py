@@ -52,7 +52,7 @@ def convert_to_order(
     won = db.session.execute(
         update(IncompleteOrder)
         .where(IncompleteOrder.id == incomplete_order.id, IncompleteOrder.status == "open")
-        .values(status="converted", status_changed_at=now, updated_at=now)
+        .values(status="converted", status_changed_at=now)
         .execution_options(synchronize_session=False)
     ).rowcount
     if not won:

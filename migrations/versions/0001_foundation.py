@@ -59,7 +59,7 @@ def upgrade():
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('updated_at', sa.DateTime(), nullable=False),
     sa.Column('last_activity_at', sa.DateTime(), nullable=False),
-    sa.Column('status_changed_at', sa.DateTime(), nullable=True),
+    sa.Column('status_changed_at', sa.DateTime(), nullable=False),
     sa.CheckConstraint("stage IN ('cart', 'checkout', 'payment_pending', 'payment_failed')", name=op.f('ck_incomplete_orders_stage')),
     sa.CheckConstraint("status IN ('open', 'converted', 'expired', 'cancelled')", name=op.f('ck_incomplete_orders_status')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_incomplete_orders')),
