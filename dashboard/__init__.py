@@ -7,6 +7,7 @@ from werkzeug.routing import IntegerConverter
 
 from config import config_from_env
 from dashboard import database, formatting
+from dashboard.api.errors import error_response
 from dashboard.extensions import csrf, db, login_manager, mail, migrate
 from dashboard.htmx import is_htmx, toast
 from dashboard.listing import MAX_ID
@@ -79,6 +80,8 @@ def register_extensions(app):
 
 
 def register_blueprints(app):
+    from dashboard.api.views import bp as api_bp
+    from dashboard.api_keys.views import bp as api_keys_bp
     from dashboard.audit.views import bp as audit_bp
     from dashboard.auth.views import bp as auth_bp
     from dashboard.core.views import bp as core_bp
@@ -86,7 +89,16 @@ def register_blueprints(app):
     from dashboard.orders.views import bp as orders_bp
     from dashboard.staff.views import bp as staff_bp
 
-    for blueprint in (auth_bp, core_bp, incomplete_orders_bp, orders_bp, audit_bp, staff_bp):
+    for blueprint in (
+        auth_bp,
+        core_bp,
+        incomplete_orders_bp,
+        orders_bp,
+        audit_bp,
+        staff_bp,
+        api_keys_bp,
+        api_bp,
+    ):
         app.register_blueprint(blueprint)
 
 
@@ -102,6 +114,8 @@ def register_errorhandlers(app):
     def render_error(error):
         code = getattr(error, "code", 500) or 500
         message = messages.get(code, "Something went wrong.")
+        if request.path.startswith("/api/"):
+            return error_response(code, message)
         if is_htmx():
             return toast(app.response_class("", status=code), message, "error")
         return render_template("error.html", code=code, message=message), code
@@ -120,7 +134,9 @@ def register_errorhandlers(app):
 def register_request_hooks(app):
     @app.before_request
     def mark_read_only_requests():
-        database.write_intent.set(request.method not in ("GET", "HEAD", "OPTIONS"))
+        # API requests always write (their key's request count).
+        read_only = request.method in ("GET", "HEAD", "OPTIONS")
+        database.write_intent.set(not read_only or request.path.startswith("/api/"))
 
 
 def register_commands(app):

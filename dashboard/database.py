@@ -11,10 +11,11 @@ thread checkpoints every second instead, without blocking readers or writers.
 """
 
 import logging
+import sqlite3
 import threading
 from contextvars import ContextVar
 
-from sqlalchemy import event, text
+from sqlalchemy import event
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +56,12 @@ def configure_engine(engine, background_checkpoints=False):
 
 
 def _checkpoint_forever(engine):
+    # A plain connection in autocommit mode: a checkpoint cannot run inside a transaction.
+    connection = sqlite3.connect(engine.url.database, isolation_level=None, check_same_thread=False)
+    connection.execute("PRAGMA busy_timeout=1000")
     stop = threading.Event()
     while not stop.wait(CHECKPOINT_SECONDS):
         try:
-            with engine.connect() as connection:
-                connection.execute(text("PRAGMA wal_checkpoint(PASSIVE)"))
-        except Exception:  # noqa: BLE001 - a missed checkpoint is retried next second
-            log.exception("WAL checkpoint failed")
+            connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error:
+            log.exception("WAL checkpoint failed; trying again in a second")

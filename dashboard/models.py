@@ -20,3 +20,7 @@ __all__ = [
     "OrderItem",
     "Staff",
 ]
+
+from dashboard.api_keys.models import ApiKey, ApiRequestCount  # noqa: E402
+
+__all__ += ["ApiKey", "ApiRequestCount"]

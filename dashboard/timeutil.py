@@ -10,6 +10,11 @@ def utcnow():
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+def as_utc(value):
+    """A stored (naive UTC) time as an aware one, for the API."""
+    return value.replace(tzinfo=UTC) if value is not None else None
+
+
 def shop_zone():
     return ZoneInfo(current_app.config["SHOP_TIMEZONE"])
 

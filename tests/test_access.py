@@ -16,9 +16,15 @@ from dashboard.incomplete_orders.models import IncompleteOrder, IncompleteOrderN
 from dashboard.orders.models import Order
 from tests.conftest import csrf_token_from
 
-# Endpoints anyone may open. The restore and unsubscribe links and the key-authenticated
-# JSON API belong here when they exist; every other endpoint needs a staff sign-in.
-PUBLIC = {"static", "auth.login", "core.healthz"}
+# Endpoints anyone may open. The restore and unsubscribe links belong here when they
+# exist; the JSON API authenticates by key (below); every other endpoint needs a staff
+# sign-in.
+PUBLIC = {"static", "auth.login", "core.healthz", "api.openapi"}
+
+
+def _is_api(endpoint):
+    return endpoint.startswith("api.")
+
 
 _PLACEHOLDER = re.compile(r"<(?:(\w+)(?:\(([^)]*)\))?:)?(\w+)>")
 
@@ -35,22 +41,35 @@ def _example_path(rule):
     return _PLACEHOLDER.sub(fill, rule.rule)
 
 
-def _staff_only_requests():
-    """(method, path) for every rule of the app that is not public."""
+def _protected_requests(api):
+    """(method, path) for every rule of the app that is not public: the staff pages, or
+    (api=True) the key-authenticated API."""
 
     class RulesOnly(TestConfig):
         SQLALCHEMY_DATABASE_URI = "sqlite://"
 
     requests = []
     for rule in create_app(RulesOnly).url_map.iter_rules():
-        if rule.endpoint in PUBLIC:
+        if rule.endpoint in PUBLIC or _is_api(rule.endpoint) != api:
             continue
-        method = "GET" if "GET" in rule.methods else "POST"
-        requests.append((method, _example_path(rule)))
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            requests.append((method, _example_path(rule)))
     return sorted(set(requests))
 
 
-STAFF_ONLY_REQUESTS = _staff_only_requests()
+STAFF_ONLY_REQUESTS = _protected_requests(api=False)
+API_REQUESTS = _protected_requests(api=True)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), API_REQUESTS, ids=[f"{m} {p}" for m, p in API_REQUESTS]
+)
+def test_every_api_url_refuses_a_request_without_a_key(client, login, method, path):
+    login("manager")  # a staff session is not an API key
+    response = client.open(path, method=method, json={})
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert response.json["error"]["code"] == "unauthorized"
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,8 @@ ACTION_LABELS = {
     "staff.change_role": "Staff role changed",
     "staff.deactivate": "Staff account deactivated",
     "staff.activate": "Staff account reactivated",
+    "api_key.create": "API key created",
+    "api_key.revoke": "API key revoked",
 }
 
 

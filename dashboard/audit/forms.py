@@ -23,6 +23,7 @@ class AuditFilterForm(FilterForm):
                 ("incomplete_order", "Incomplete order"),
                 ("order", "Order"),
                 ("staff", "Staff"),
+                ("api_key", "API key"),
             ]
         ),
         default="",

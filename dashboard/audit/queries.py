@@ -6,10 +6,12 @@ from dashboard.listing import SortOption, bounded_count, keyset_page, parse_amou
 
 AUDIT_SORT = SortOption("id", "Newest", AuditEvent.id, parse_amount)
 
+# Where each kind of record is shown: (endpoint, whether it takes the record's id).
 RECORD_ENDPOINTS = {
-    "incomplete_order": "incomplete_orders.detail",
-    "order": "orders.detail",
-    "staff": "staff.list_staff",
+    "incomplete_order": ("incomplete_orders.detail", True),
+    "order": ("orders.detail", True),
+    "staff": ("staff.list_staff", False),
+    "api_key": ("api_keys.list_keys", False),
 }
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from dashboard.audit.service import record, record_bulk
 from dashboard.extensions import db
@@ -66,40 +67,49 @@ def apply_snapshot(snapshot, actor):
     """Create or update the incomplete order for a storefront cart.
 
     Returns (order, outcome), outcome one of: created, updated, unchanged, stale
-    (an older snapshot than the one held), closed (emptied cart), final (the order is
-    converted or cancelled and a snapshot does not reopen it).
+    (an older snapshot than the one held), closed (the customer emptied the cart: it is
+    cancelled), final (the order is converted or cancelled and a snapshot does not
+    reopen it), ignored (an empty cart never seen before; order is None).
     """
     if snapshot.stage not in STAGES:
         raise IncompleteOrderError(f"Stage must be one of {', '.join(STAGES)}.")
     snapshot.email = snapshot.email.strip().lower() if snapshot.email else None
-    order = db.session.scalar(
-        select(IncompleteOrder).where(IncompleteOrder.cart_id == snapshot.cart_id)
-    )
     now = utcnow()
+    order = _locked_by_cart_id(snapshot.cart_id)
     if order is None:
         if not snapshot.items:
-            return None, "unchanged"
+            return None, "ignored"
         order = IncompleteOrder(
             cart_id=snapshot.cart_id, created_at=snapshot.snapshot_at, status_changed_at=now
         )
         _copy_snapshot(order, snapshot, now)
         db.session.add(order)
-        db.session.flush()
-        record(
-            actor,
-            "incomplete_order.create",
-            "incomplete_order",
-            order.id,
-            items=order.item_count,
-            subtotal=order.subtotal,
-        )
-        return order, "created"
+        try:
+            with db.session.begin_nested():
+                db.session.flush()
+        except IntegrityError:
+            # A concurrent request created this cart first: apply ours on top of it.
+            db.session.expunge(order)
+            order = _locked_by_cart_id(snapshot.cart_id)
+        else:
+            record(
+                actor,
+                "incomplete_order.create",
+                "incomplete_order",
+                order.id,
+                items=order.item_count,
+                subtotal=order.subtotal,
+            )
+            return order, "created"
 
     if order.status in ("converted", "cancelled"):
         return order, "final"
     if snapshot.snapshot_at < order.last_activity_at:
         return order, "stale"
     if _same_content(order, snapshot):
+        # Activity without a change (the customer looked at the cart) still restarts
+        # the recovery clock, without an audit entry per heartbeat.
+        order.last_activity_at = snapshot.snapshot_at
         return order, "unchanged"
     if not snapshot.items:
         order.status, order.status_changed_at = "cancelled", now
@@ -121,6 +131,14 @@ def apply_snapshot(snapshot, actor):
         stage=order.stage,
     )
     return order, "updated"
+
+
+def _locked_by_cart_id(cart_id):
+    # FOR UPDATE serialises snapshots of one cart on PostgreSQL; SQLite's writers are
+    # serialised by BEGIN IMMEDIATE already.
+    return db.session.scalar(
+        select(IncompleteOrder).where(IncompleteOrder.cart_id == cart_id).with_for_update()
+    )
 
 
 def _copy_snapshot(order, snapshot, now):

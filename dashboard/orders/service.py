@@ -1,4 +1,10 @@
-"""Turning incomplete orders into orders, exactly once."""
+"""Orders: staff converting an incomplete order, and the storefront reporting one.
+
+Either way an incomplete order becomes an order exactly once, whatever races occur.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -6,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from dashboard.audit.service import record
 from dashboard.extensions import db
 from dashboard.incomplete_orders.models import IncompleteOrder
+from dashboard.incomplete_orders.service import ItemSnapshot
 from dashboard.orders.models import Order, OrderItem
 from dashboard.timeutil import utcnow
 
@@ -20,27 +27,62 @@ class AlreadyConverted(ConversionRefused):
         super().__init__(f"Already converted — see order {order.number}.")
 
 
+class OrderNumberConflict(Exception):
+    def __init__(self, order):
+        self.order = order
+        super().__init__(
+            f"Order {order.number} was already reported with different content. "
+            "An order number can be reported once; send the same content to repeat it."
+        )
+
+
 def staff_order_number(incomplete_order_id):
     return f"RC-{incomplete_order_id:07d}"
 
 
-def convert_to_order(
-    incomplete_order,
-    actor,
-    *,
-    staff=None,
-    payment_received=True,
-    number=None,
-    source="staff",
-    placed_at=None,
-):
-    """Make the order for an open incomplete order; happens once, whatever races occur.
+def _existing_conversion(incomplete_order_id):
+    return db.session.scalar(select(Order).where(Order.incomplete_order_id == incomplete_order_id))
 
-    The status moves with a conditional UPDATE (…WHERE status='open'), which works the
-    same on SQLite and PostgreSQL; whoever updates no row lost the race and gets
-    AlreadyConverted with the winner's order. The unique orders.incomplete_order_id
-    is the last line of defence.
+
+def _claim(incomplete_order, from_statuses):
+    """Move the incomplete order to converted, if nobody else did first.
+
+    A conditional UPDATE (… WHERE status IN from_statuses) works the same on SQLite and
+    PostgreSQL: whoever updates no row lost the race and gets AlreadyConverted with the
+    winner's order. The unique orders.incomplete_order_id is the last line of defence.
     """
+    won = db.session.execute(
+        update(IncompleteOrder)
+        .where(IncompleteOrder.id == incomplete_order.id, IncompleteOrder.status.in_(from_statuses))
+        .values(status="converted", status_changed_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if won:
+        return
+    db.session.refresh(incomplete_order)
+    existing = _existing_conversion(incomplete_order.id)
+    if existing is not None:
+        raise AlreadyConverted(existing)
+    raise ConversionRefused(
+        f"This incomplete order is {incomplete_order.status}; only open ones can be "
+        "converted. Reopen it first if the customer still wants it."
+    )
+
+
+def _save(order, incomplete_order_id):
+    db.session.add(order)
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except IntegrityError:
+        existing = _existing_conversion(incomplete_order_id) if incomplete_order_id else None
+        if existing is None:
+            raise
+        raise AlreadyConverted(existing) from None
+
+
+def convert_to_order(incomplete_order, actor, *, staff=None, payment_received=True):
+    """Staff turn an open incomplete order into an order (a phone order, a bank transfer)."""
     if not incomplete_order.items:
         raise ConversionRefused("This incomplete order has no items, so there is nothing to order.")
     if not incomplete_order.email:
@@ -48,27 +90,11 @@ def convert_to_order(
             "This incomplete order has no email address; the customer could not be sent a "
             "confirmation. Add the customer's contact details in the storefront first."
         )
+    _claim(incomplete_order, ("open",))
     now = utcnow()
-    won = db.session.execute(
-        update(IncompleteOrder)
-        .where(IncompleteOrder.id == incomplete_order.id, IncompleteOrder.status == "open")
-        .values(status="converted", status_changed_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if not won:
-        db.session.refresh(incomplete_order)
-        existing = db.session.scalar(
-            select(Order).where(Order.incomplete_order_id == incomplete_order.id)
-        )
-        if existing is not None:
-            raise AlreadyConverted(existing)
-        raise ConversionRefused(
-            f"This incomplete order is {incomplete_order.status}; only open ones can be "
-            "converted. Reopen it first if the customer still wants it."
-        )
     order = Order(
-        number=number or staff_order_number(incomplete_order.id),
-        source=source,
+        number=staff_order_number(incomplete_order.id),
+        source="staff",
         incomplete_order_id=incomplete_order.id,
         converted_by_id=staff.id if staff else None,
         customer_id=incomplete_order.customer_id,
@@ -78,24 +104,14 @@ def convert_to_order(
         currency=incomplete_order.currency,
         total=incomplete_order.subtotal,
         payment_received=payment_received,
-        placed_at=placed_at or now,
+        placed_at=now,
         created_at=now,
         items=[
             OrderItem(sku=i.sku, name=i.name, quantity=i.quantity, unit_price=i.unit_price)
             for i in incomplete_order.items
         ],
     )
-    db.session.add(order)
-    try:
-        db.session.flush()
-    except IntegrityError:
-        db.session.rollback()
-        existing = db.session.scalar(
-            select(Order).where(Order.incomplete_order_id == incomplete_order.id)
-        )
-        if existing is None:
-            raise
-        raise AlreadyConverted(existing) from None
+    _save(order, incomplete_order.id)
     db.session.refresh(incomplete_order)
     record(
         actor,
@@ -112,7 +128,106 @@ def convert_to_order(
         "order",
         order.id,
         number=order.number,
-        source=source,
+        source="staff",
         incomplete_order_id=incomplete_order.id,
     )
     return order
+
+
+@dataclass
+class StorefrontOrder:
+    """A completed order as the storefront reports it."""
+
+    number: str
+    placed_at: datetime
+    currency: str
+    total: int
+    items: list[ItemSnapshot] = field(default_factory=list)
+    cart_id: str | None = None
+    customer_id: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    name: str | None = None
+
+    def same_as(self, order):
+        cart_id = order.incomplete_order.cart_id if order.incomplete_order else None
+        mine = [(i.sku, i.name, i.quantity, i.unit_price) for i in self.items]
+        theirs = [(i.sku, i.name, i.quantity, i.unit_price) for i in order.items]
+        return (
+            (self.currency, self.total, self.email, self.customer_id, self.placed_at)
+            == (order.currency, order.total, order.email, order.customer_id, order.placed_at)
+            and mine == theirs
+            and (self.cart_id is None or self.cart_id == cart_id)
+        )
+
+
+def record_storefront_order(report, actor):
+    """Record a completed order; with a cart id, convert that incomplete order.
+
+    Returns (order, outcome, converted_cart). The same report twice returns the existing
+    order ("existing"); the same number with other content raises OrderNumberConflict. A
+    cart that staff converted already raises AlreadyConverted, and no second order is made.
+    An expired or cancelled cart still converts: the customer came back and bought.
+    """
+    report.email = report.email.strip().lower() if report.email else None
+    existing = db.session.scalar(select(Order).where(Order.number == report.number))
+    if existing is not None:
+        if report.same_as(existing):
+            return existing, "existing", False
+        raise OrderNumberConflict(existing)
+
+    cart = None
+    if report.cart_id:
+        cart = db.session.scalar(
+            select(IncompleteOrder).where(IncompleteOrder.cart_id == report.cart_id)
+        )
+    if cart is not None:
+        _claim(cart, ("open", "expired", "cancelled"))
+    order = Order(
+        number=report.number,
+        source="storefront",
+        incomplete_order_id=cart.id if cart else None,
+        customer_id=report.customer_id,
+        email=report.email,
+        name=report.name,
+        phone=report.phone,
+        currency=report.currency,
+        total=report.total,
+        payment_received=True,
+        placed_at=report.placed_at,
+        created_at=utcnow(),
+        items=[
+            OrderItem(sku=i.sku, name=i.name, quantity=i.quantity, unit_price=i.unit_price)
+            for i in report.items
+        ],
+    )
+    try:
+        _save(order, cart.id if cart else None)
+    except IntegrityError:
+        # The same number reported by a concurrent request that committed first.
+        db.session.expunge(order)
+        existing = db.session.scalar(select(Order).where(Order.number == report.number))
+        if existing is None:
+            raise
+        if report.same_as(existing):
+            return existing, "existing", False
+        raise OrderNumberConflict(existing) from None
+    if cart is not None:
+        record(
+            actor,
+            "incomplete_order.convert",
+            "incomplete_order",
+            cart.id,
+            order_id=order.id,
+            order_number=order.number,
+        )
+    record(
+        actor,
+        "order.create",
+        "order",
+        order.id,
+        number=order.number,
+        source="storefront",
+        incomplete_order_id=cart.id if cart else None,
+    )
+    return order, "created", cart is not None

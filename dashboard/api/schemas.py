@@ -1,0 +1,151 @@
+"""The API's request and response bodies. Their JSON Schemas feed the OpenAPI document."""
+
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from dashboard.incomplete_orders.models import STAGES, STATUSES
+
+Stage = Literal[STAGES]
+Currency = str
+MAX_MINOR_UNITS = 10**12  # ten billion in major units: more is a bug, not a cart
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class LineItem(Body):
+    sku: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=200)
+    quantity: int = Field(ge=1, le=10_000)
+    unit_price: int = Field(ge=0, le=MAX_MINOR_UNITS, description="Minor units (cents).")
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+class CartSnapshotIn(Body):
+    """What the storefront knows about a cart now. Send the whole cart every time."""
+
+    snapshot_at: AwareDatetime = Field(
+        description="When the storefront took this snapshot, with a time zone. "
+        "An older snapshot than the one held is ignored."
+    )
+    stage: Stage = "cart"
+    currency: Currency = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. EUR.")
+    customer_id: str | None = Field(None, min_length=1, max_length=64)
+    guest_session: str | None = Field(None, min_length=1, max_length=128)
+    email: EmailStr | None = Field(None, max_length=254)
+    phone: str | None = Field(None, max_length=40)
+    name: str | None = Field(None, max_length=200)
+    items: list[LineItem] = Field(
+        max_length=200, description="An empty list closes the cart (the customer emptied it)."
+    )
+
+    @model_validator(mode="after")
+    def _someone(self):
+        if self.customer_id is None and self.guest_session is None:
+            raise ValueError("give customer_id (a registered customer) or guest_session (a guest)")
+        return self
+
+    @field_validator("snapshot_at")
+    @classmethod
+    def _not_in_future(cls, value):
+        if (value - datetime.now(UTC)).total_seconds() > 3600:
+            raise ValueError("is more than an hour in the future; check the storefront's clock")
+        return value
+
+    def snapshot_at_utc(self):
+        return _utc(self.snapshot_at)
+
+
+class IncompleteOrderOut(BaseModel):
+    cart_id: str
+    status: Literal[STATUSES]
+    stage: Stage
+    customer_id: str | None
+    guest_session: str | None
+    email: str | None
+    phone: str | None
+    name: str | None
+    currency: str
+    subtotal: int = Field(description="Minor units, computed from the items.")
+    item_count: int
+    items: list[LineItem]
+    created_at: AwareDatetime
+    last_activity_at: AwareDatetime
+    order_number: str | None = Field(description="The order it became, once converted.")
+
+
+class SnapshotResult(BaseModel):
+    outcome: Literal["created", "updated", "unchanged", "stale", "closed", "ignored"] = Field(
+        description="created / updated: applied. unchanged: the same snapshot again. "
+        "stale: older than the one held, not applied. closed: the cart was emptied. "
+        "ignored: the cart is converted or cancelled (not reopened), or an empty cart "
+        "that Reclaim never saw."
+    )
+    message: str
+    incomplete_order: IncompleteOrderOut | None
+
+
+class OrderIn(Body):
+    """A completed order. With cart_id, the incomplete order for that cart is converted."""
+
+    number: str = Field(min_length=1, max_length=40, description="The shop's order number.")
+    cart_id: str | None = Field(None, min_length=1, max_length=64)
+    placed_at: AwareDatetime
+    currency: Currency = Field(pattern=r"^[A-Z]{3}$")
+    total: int = Field(ge=0, le=MAX_MINOR_UNITS, description="Minor units, as charged.")
+    customer_id: str | None = Field(None, min_length=1, max_length=64)
+    email: EmailStr | None = Field(None, max_length=254)
+    phone: str | None = Field(None, max_length=40)
+    name: str | None = Field(None, max_length=200)
+    items: list[LineItem] = Field(min_length=1, max_length=200)
+
+    def placed_at_utc(self):
+        return _utc(self.placed_at)
+
+
+class OrderOut(BaseModel):
+    number: str
+    source: Literal["storefront", "staff"]
+    cart_id: str | None
+    placed_at: AwareDatetime
+    currency: str
+    total: int
+    customer_id: str | None
+    email: str | None
+    phone: str | None
+    name: str | None
+    items: list[LineItem]
+
+
+class OrderResult(BaseModel):
+    outcome: Literal["created", "existing"] = Field(
+        description="created: recorded now. existing: this number was reported before "
+        "with the same content."
+    )
+    converted_cart: bool = Field(description="Whether this report converted the cart.")
+    order: OrderOut
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    fields: dict[str, str] | None = None
+    order_number: str | None = None
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail

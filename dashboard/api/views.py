@@ -1,0 +1,246 @@
+"""The storefront's JSON API, /api/v1/. Authenticated by API key only, so exempt from CSRF."""
+
+from flask import Blueprint, current_app, g, jsonify, request
+from pydantic import ValidationError
+from sqlalchemy import select
+from werkzeug.exceptions import HTTPException
+
+from dashboard.api import schemas
+from dashboard.api.errors import ApiError, error_response, from_validation_error
+from dashboard.api.openapi import openapi_document
+from dashboard.api_keys import service as keys
+from dashboard.extensions import csrf, db
+from dashboard.incomplete_orders.models import IncompleteOrder
+from dashboard.incomplete_orders.service import (
+    CartSnapshot,
+    IncompleteOrderError,
+    ItemSnapshot,
+    apply_snapshot,
+)
+from dashboard.orders.service import (
+    AlreadyConverted,
+    ConversionRefused,
+    OrderNumberConflict,
+    StorefrontOrder,
+    record_storefront_order,
+)
+from dashboard.timeutil import as_utc
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)
+
+PUBLIC_ENDPOINTS = {"api.openapi"}
+
+
+@bp.before_request
+def authenticate_key():
+    request.max_content_length = current_app.config["API_MAX_BODY_BYTES"]
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(
+            401,
+            "Send the API key as 'Authorization: Bearer <key>'.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    key = keys.authenticate(token.strip())
+    if key is None:
+        db.session.rollback()
+        raise ApiError(
+            401,
+            "This API key is unknown or revoked. Ask a manager for a key.",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
+    wait = keys.count_request(key, current_app.config["API_RATE_LIMIT_PER_MINUTE"])
+    db.session.commit()  # the count holds even when the request itself fails
+    if wait:
+        raise ApiError(
+            429,
+            f"Too many requests for this key; try again in {wait} seconds.",
+            headers={"Retry-After": str(wait)},
+        )
+    g.api_key = key
+    return None
+
+
+@bp.errorhandler(ApiError)
+def api_error(error):
+    db.session.rollback()
+    return error_response(
+        error.status, error.message, error.code, error.fields, error.headers, **error.extra
+    )
+
+
+@bp.errorhandler(HTTPException)
+def http_error(error):
+    db.session.rollback()
+    messages = {
+        413: f"The body is larger than {current_app.config['API_MAX_BODY_BYTES']:,} bytes.",
+        404: "There is nothing at this address.",
+        405: "This method is not allowed here.",
+    }
+    return error_response(error.code, messages.get(error.code, error.description))
+
+
+def _json_body(model):
+    if not request.is_json:
+        raise ApiError(415, "Send the body as JSON with 'Content-Type: application/json'.")
+    payload = request.get_json(silent=True)
+    if payload is None:
+        raise ApiError(400, "The body is not valid JSON.", code="invalid_json")
+    if not isinstance(payload, dict):
+        raise ApiError(
+            422, "The body must be a JSON object.", fields={"body": "must be a JSON object"}
+        )
+    try:
+        return model.model_validate(payload)
+    except ValidationError as error:
+        raise from_validation_error(error) from None
+
+
+def _items(items):
+    return [ItemSnapshot(i.sku, i.name, i.quantity, i.unit_price) for i in items]
+
+
+def _cart_out(order):
+    return schemas.IncompleteOrderOut(
+        cart_id=order.cart_id,
+        status=order.status,
+        stage=order.stage,
+        customer_id=order.customer_id,
+        guest_session=order.guest_session,
+        email=order.email,
+        phone=order.phone,
+        name=order.name,
+        currency=order.currency,
+        subtotal=order.subtotal,
+        item_count=order.item_count,
+        items=[
+            schemas.LineItem(sku=i.sku, name=i.name, quantity=i.quantity, unit_price=i.unit_price)
+            for i in order.items
+        ],
+        created_at=as_utc(order.created_at),
+        last_activity_at=as_utc(order.last_activity_at),
+        order_number=order.converted_order.number if order.converted_order else None,
+    )
+
+
+def _order_out(order):
+    return schemas.OrderOut(
+        number=order.number,
+        source=order.source,
+        cart_id=order.incomplete_order.cart_id if order.incomplete_order else None,
+        placed_at=as_utc(order.placed_at),
+        currency=order.currency,
+        total=order.total,
+        customer_id=order.customer_id,
+        email=order.email,
+        phone=order.phone,
+        name=order.name,
+        items=[
+            schemas.LineItem(sku=i.sku, name=i.name, quantity=i.quantity, unit_price=i.unit_price)
+            for i in order.items
+        ],
+    )
+
+
+def _json(model, status=200):
+    response = current_app.response_class(model.model_dump_json(), mimetype="application/json")
+    response.status_code = status
+    return response
+
+
+SNAPSHOT_MESSAGES = {
+    "created": "Cart recorded.",
+    "updated": "Cart updated.",
+    "unchanged": "The same snapshot again: nothing changed.",
+    "stale": "An older snapshot than the one held: not applied.",
+    "closed": "The cart was emptied, so it is closed.",
+    "final": "The cart is {status}; a snapshot does not reopen it.",
+    "ignored": "An empty cart Reclaim has never seen: nothing to record.",
+}
+
+
+@bp.put("/incomplete-orders/<cart_id>")
+def put_incomplete_order(cart_id):
+    if len(cart_id) > 64:
+        raise ApiError(
+            422,
+            "A cart id can have at most 64 characters.",
+            fields={"cart_id": "at most 64 characters"},
+        )
+    body = _json_body(schemas.CartSnapshotIn)
+    snapshot = CartSnapshot(
+        cart_id=cart_id,
+        currency=body.currency,
+        snapshot_at=body.snapshot_at_utc(),
+        items=_items(body.items),
+        stage=body.stage,
+        customer_id=body.customer_id,
+        guest_session=body.guest_session,
+        email=body.email,
+        phone=body.phone,
+        name=body.name,
+    )
+    try:
+        order, outcome = apply_snapshot(snapshot, keys.actor_for(g.api_key))
+    except IncompleteOrderError as error:
+        raise ApiError(422, str(error)) from None
+    db.session.commit()
+    message = SNAPSHOT_MESSAGES[outcome].format(status=order.status if order else "")
+    result = schemas.SnapshotResult(
+        outcome="ignored" if outcome in ("final", "ignored") else outcome,
+        message=message,
+        incomplete_order=_cart_out(order) if order else None,
+    )
+    return _json(result, 201 if outcome == "created" else 200)
+
+
+@bp.get("/incomplete-orders/<cart_id>")
+def get_incomplete_order(cart_id):
+    order = db.session.scalar(select(IncompleteOrder).where(IncompleteOrder.cart_id == cart_id))
+    if order is None:
+        raise ApiError(404, f"No incomplete order for cart {cart_id!r}.")
+    return _json(_cart_out(order))
+
+
+@bp.post("/orders")
+def post_order():
+    body = _json_body(schemas.OrderIn)
+    report = StorefrontOrder(
+        number=body.number,
+        placed_at=body.placed_at_utc(),
+        currency=body.currency,
+        total=body.total,
+        items=_items(body.items),
+        cart_id=body.cart_id,
+        customer_id=body.customer_id,
+        email=body.email,
+        phone=body.phone,
+        name=body.name,
+    )
+    try:
+        order, outcome, converted = record_storefront_order(report, keys.actor_for(g.api_key))
+    except AlreadyConverted as error:
+        raise ApiError(
+            409,
+            f"Cart {body.cart_id} was already converted into order {error.order.number} "
+            "(by staff); no second order was recorded.",
+            code="cart_already_converted",
+            order_number=error.order.number,
+        ) from None
+    except OrderNumberConflict as error:
+        raise ApiError(
+            409, str(error), code="order_number_conflict", order_number=error.order.number
+        ) from None
+    except ConversionRefused as error:
+        raise ApiError(409, str(error), code="cart_not_convertible") from None
+    db.session.commit()
+    result = schemas.OrderResult(outcome=outcome, converted_cart=converted, order=_order_out(order))
+    return _json(result, 201 if outcome == "created" else 200)
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(openapi_document())

@@ -1,0 +1,111 @@
+"""Issuing, checking and revoking API keys, and counting their requests."""
+
+import hashlib
+import hmac
+import secrets
+import time
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from dashboard.api_keys.models import ApiKey, ApiRequestCount
+from dashboard.audit.service import Actor, record
+from dashboard.extensions import db
+from dashboard.timeutil import utcnow
+
+KEY_PREFIX = "rk_"
+LAST_USED_PRECISION_SECONDS = 60
+
+
+class ApiKeyError(ValueError):
+    pass
+
+
+def _hash(secret):
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def issue_key(name, actor, staff):
+    """Create a key; returns (api_key, plaintext). The plaintext is never stored."""
+    name = (name or "").strip()
+    if not name:
+        raise ApiKeyError("Give the key a name that says where it is used, e.g. “Storefront”.")
+    if len(name) > 100:
+        raise ApiKeyError("A key's name can have at most 100 characters.")
+    prefix = secrets.token_hex(4)
+    plaintext = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    key = ApiKey(name=name, prefix=prefix, secret_hash=_hash(plaintext), created_by_id=staff.id)
+    db.session.add(key)
+    db.session.flush()
+    record(actor, "api_key.create", "api_key", key.id, name=name, prefix=prefix)
+    return key, plaintext
+
+
+def revoke_key(key, actor, staff):
+    if key.revoked_at is not None:
+        raise ApiKeyError(f"The key “{key.name}” is already revoked.")
+    key.revoked_at = utcnow()
+    key.revoked_by_id = staff.id
+    db.session.flush()
+    record(actor, "api_key.revoke", "api_key", key.id, name=key.name, prefix=key.prefix)
+    return key
+
+
+def authenticate(plaintext):
+    """The active key for a bearer token, or None (unknown, malformed or revoked)."""
+    if not plaintext or not plaintext.startswith(KEY_PREFIX):
+        return None
+    prefix = plaintext[len(KEY_PREFIX) :].split("_", 1)[0]
+    key = db.session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+    if key is None or not hmac.compare_digest(key.secret_hash, _hash(plaintext)):
+        return None
+    if key.revoked_at is not None:
+        return None
+    now = utcnow()
+    if (
+        key.last_used_at is None
+        or (now - key.last_used_at).total_seconds() > LAST_USED_PRECISION_SECONDS
+    ):
+        key.last_used_at = now
+    return key
+
+
+def count_request(key, limit_per_minute):
+    """Count one request of `key`; returns seconds to wait when it is over the limit, else 0.
+
+    One atomic upsert per request, so the limit holds across processes and hosts.
+    """
+    now = time.time()
+    minute = int(now // 60)
+    table = ApiRequestCount.__table__
+    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        insert(table)
+        .values(api_key_id=key.id, minute=minute, count=1)
+        .on_conflict_do_update(
+            index_elements=[table.c.api_key_id, table.c.minute],
+            set_={"count": table.c.count + 1},
+        )
+        .returning(table.c.count)
+    )
+    count = db.session.execute(statement).scalar_one()
+    if count == 1:  # first request of a minute: forget the old minutes
+        db.session.execute(
+            delete(ApiRequestCount).where(
+                ApiRequestCount.api_key_id == key.id, ApiRequestCount.minute < minute
+            )
+        )
+    if count > limit_per_minute:
+        return max(1, int((minute + 1) * 60 - now) + 1)
+    return 0
+
+
+def keys_for_listing():
+    return db.session.scalars(
+        select(ApiKey).order_by(ApiKey.revoked_at.is_not(None), func.lower(ApiKey.name))
+    ).all()
+
+
+def actor_for(key):
+    return Actor("api_key", key.id, key.name)

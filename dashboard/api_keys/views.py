@@ -1,0 +1,62 @@
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_login import current_user
+
+from dashboard.api_keys import service
+from dashboard.api_keys.forms import ApiKeyForm
+from dashboard.api_keys.models import ApiKey
+from dashboard.audit.service import Actor
+from dashboard.auth.forms import EmptyForm
+from dashboard.auth.permissions import role_required
+from dashboard.extensions import db
+
+bp = Blueprint("api_keys", __name__, url_prefix="/api-keys")
+
+
+def _render(form, status=200, new_key=None, plaintext=None):
+    response = render_template(
+        "api_keys/list.html",
+        keys=service.keys_for_listing(),
+        form=form,
+        empty_form=EmptyForm(),
+        new_key=new_key,
+        plaintext=plaintext,
+    )
+    # The page may show a secret once: never keep it in a cache.
+    return response, status, {"Cache-Control": "no-store"}
+
+
+@bp.get("/")
+@role_required("manager")
+def list_keys():
+    return _render(ApiKeyForm())
+
+
+@bp.post("/")
+@role_required("manager")
+def create_key():
+    form = ApiKeyForm()
+    if not form.validate_on_submit():
+        return _render(form, 422)
+    try:
+        key, plaintext = service.issue_key(form.name.data, Actor.staff(current_user), current_user)
+    except service.ApiKeyError as error:
+        db.session.rollback()
+        form.name.errors.append(str(error))
+        return _render(form, 422)
+    db.session.commit()
+    return _render(ApiKeyForm(formdata=None), 201, new_key=key, plaintext=plaintext)
+
+
+@bp.post("/<int:key_id>/revoke")
+@role_required("manager")
+def revoke_key(key_id):
+    key = db.session.get(ApiKey, key_id) or abort(404)
+    try:
+        service.revoke_key(key, Actor.staff(current_user), current_user)
+    except service.ApiKeyError as error:
+        db.session.rollback()
+        flash(str(error), "warning")
+    else:
+        db.session.commit()
+        flash(f"Revoked “{key.name}”. Requests with it are refused from now on.", "success")
+    return redirect(url_for(".list_keys"))
