@@ -70,6 +70,7 @@ incomplete_orders = table(
     column("email", String),
     column("status", String),
     column("last_activity_at", DateTime),
+    column("subtotal", Integer),
 )
 
 
@@ -490,16 +491,18 @@ class BulkRange:
     start: date
     end: date
     open_count: int
+    max_value: str | None = None  # a value cap (major units) that trims the range to the aim
 
     @property
     def filter_query(self):
-        return urlencode(
-            [
-                ("status", "open"),
-                ("active_from", self.start.isoformat()),
-                ("active_to", self.end.isoformat()),
-            ]
-        )
+        params = [
+            ("status", "open"),
+            ("active_from", self.start.isoformat()),
+            ("active_to", self.end.isoformat()),
+        ]
+        if self.max_value is not None:
+            params.append(("max_value", self.max_value))
+        return urlencode(params)
 
 
 class DataPicker:
@@ -574,20 +577,41 @@ class DataPicker:
         last_activity = self._scalar(select(func.max(t.c.last_activity_at)).where(t.c.id.in_(ids)))
         return ids, shop_day(last_activity)
 
-    def count_open_active_between(self, start, end):
+    def _open_active_between(self, start, end):
         t = incomplete_orders
-        return self._scalar(
-            select(func.count()).where(
-                t.c.status == "open",
-                t.c.last_activity_at >= shop_day_start_utc(start),
-                t.c.last_activity_at < shop_day_start_utc(end + timedelta(days=1)),
-            )
+        return (
+            t.c.status == "open",
+            t.c.last_activity_at >= shop_day_start_utc(start),
+            t.c.last_activity_at < shop_day_start_utc(end + timedelta(days=1)),
         )
 
-    def bulk_ranges(self, count, low, after_day):
+    def count_open_active_between(self, start, end, max_subtotal=None):
+        t = incomplete_orders
+        conditions = self._open_active_between(start, end)
+        if max_subtotal is not None:
+            conditions += (t.c.subtotal <= max_subtotal,)
+        return self._scalar(select(func.count()).where(*conditions))
+
+    def trimmed_to(self, bulk_range, aim):
+        """The range with a value cap so that it holds about `aim` open orders."""
+        t = incomplete_orders
+        cap = self._scalar(
+            select(t.c.subtotal)
+            .where(*self._open_active_between(bulk_range.start, bulk_range.end))
+            .order_by(t.c.subtotal)
+            .offset(aim - 1)
+            .limit(1)
+        )
+        if cap is None:
+            return bulk_range
+        count = self.count_open_active_between(bulk_range.start, bulk_range.end, cap)
+        return BulkRange(bulk_range.start, bulk_range.end, count, f"{cap / 100:.2f}")
+
+    def bulk_ranges(self, count, aim, after_day):
         """Up to `count` disjoint shop-day ranges, newest first and all after `after_day`,
-        each widened a day at a time until it holds at least `low` open orders (so it may
-        pass `low` by up to one day's worth; the report shows each range's count)."""
+        each widened a day at a time until it holds at least `aim` open orders, then
+        trimmed to about `aim` with a value cap (the report shows each range's count)."""
+        low = aim
         t = incomplete_orders
         newest = self._scalar(select(func.max(t.c.last_activity_at)).where(t.c.status == "open"))
         if newest is None:
@@ -602,7 +626,8 @@ class DataPicker:
                 open_count = self.count_open_active_between(start, end)
             if open_count < low:
                 break
-            ranges.append(BulkRange(start, end, open_count))
+            bulk_range = BulkRange(start, end, open_count)
+            ranges.append(self.trimmed_to(bulk_range, aim) if open_count > aim else bulk_range)
             end = start - timedelta(days=1)
         return ranges
 
@@ -741,7 +766,7 @@ def bench_bulk(client, picker, repeat):
 
     ids, last_day_of_ids = picker.oldest_open_ids(batch * (ids_repeat + 1))
     batches = [ids[i : i + batch] for i in range(0, batch * (ids_repeat + 1), batch)]
-    ranges = picker.bulk_ranges(matching_repeat, int(aim * 0.8), last_day_of_ids)
+    ranges = picker.bulk_ranges(matching_repeat, aim, last_day_of_ids)
 
     changed_by_ids = []
     results = [

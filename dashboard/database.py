@@ -41,6 +41,7 @@ def configure_engine(engine, background_checkpoints=False):
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+        cursor.execute("PRAGMA journal_size_limit=67108864")  # shrink the WAL after checkpoints
         if background_checkpoints:
             cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()

@@ -4,7 +4,6 @@ import json
 
 from flask import has_request_context
 from flask_login import current_user
-from sqlalchemy import insert
 
 from dashboard.audit.models import AuditEvent, AuditEventTarget
 from dashboard.extensions import db
@@ -51,8 +50,9 @@ def record_bulk(actor, action, record_type, record_ids, **details):
     event = record(actor, action, record_type, None, count=len(record_ids), **details)
     event.target_count = len(record_ids)
     if record_ids:
-        db.session.execute(
-            insert(AuditEventTarget),
+        # Core executemany: the ORM's bulk path costs more than the insert itself here.
+        db.session.connection().execute(
+            AuditEventTarget.__table__.insert(),
             [
                 {"event_id": event.id, "record_type": record_type, "record_id": rid}
                 for rid in record_ids
