@@ -76,7 +76,9 @@ def seed_demo_command(count, seed, append):
     first_id = (db.session.scalar(select(func.max(IncompleteOrder.id))) or 0) + 1
     first_order_id = (db.session.scalar(select(func.max(Order.id))) or 0) + 1
     db.session.commit()
-    generator = DemoGenerator(seed, first_id, first_order_id, current_app.config["SHOP_CURRENCY"])
+    generator = DemoGenerator(
+        seed, count, first_id, first_order_id, current_app.config["SHOP_CURRENCY"]
+    )
     started = time.monotonic()
     done = converted = 0
     while done < count:

@@ -102,7 +102,9 @@ def _anchor():
 
 
 class DemoGenerator:
-    def __init__(self, seed, first_id=1, first_order_id=1, currency="EUR"):
+    """Carts in the order they arrive: ids follow creation time, as in a real shop."""
+
+    def __init__(self, seed, count, first_id=1, first_order_id=1, currency="EUR"):
         self.rng = random.Random(seed)
         self.next_id = first_id
         self.next_order_id = first_order_id
@@ -113,12 +115,14 @@ class DemoGenerator:
         self.day_weights = [WEEKDAY_WEIGHTS[d.weekday()] for d in self.days]
         stages, weights = zip(*STAGE_WEIGHTS, strict=True)
         self.stages, self.stage_weights = stages, weights
+        # Seconds after the first day at which each cart starts, in arrival order.
+        self.starts = iter(sorted(self._offset() for _ in range(count)))
 
-    def _moment(self):
+    def _offset(self):
         rng = self.rng
-        day = rng.choices(self.days, self.day_weights)[0]
+        day = rng.choices(range(DAYS), self.day_weights)[0]
         hour = rng.choices(range(24), HOUR_WEIGHTS)[0]
-        return day + timedelta(hours=hour, minutes=rng.randrange(60), seconds=rng.randrange(60))
+        return ((day * 24 + hour) * 60 + rng.randrange(60)) * 60 + rng.randrange(60)
 
     def batch(self, size):
         """(incomplete_orders, items, orders, order_items) rows for `size` carts."""
@@ -127,7 +131,7 @@ class DemoGenerator:
         for _ in range(size):
             oid = self.next_id
             self.next_id += 1
-            created = self._moment()
+            created = self.days[0] + timedelta(seconds=next(self.starts))
             last = created + timedelta(minutes=rng.choice((0, 2, 5, 15, 45, 180, 1440)))
             if last > self.now:
                 last = created
