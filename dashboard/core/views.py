@@ -11,7 +11,13 @@ bp = Blueprint("core", __name__)
 @bp.get("/")
 @role_required("viewer")
 def overview():
-    return render_template("core/overview.html", counts=counts_by_status())
+    return render_template("core/overview.html", counts=None)
+
+
+@bp.get("/overview/status-counts")
+@role_required("viewer")
+def status_counts():
+    return render_template("core/_status_counts.html", counts=counts_by_status())
 
 
 @bp.get("/healthz")

@@ -1,4 +1,5 @@
 from dashboard.extensions import db
+from dashboard.line_items import LineItemColumns
 from dashboard.timeutil import utcnow
 
 STAGES = ("cart", "checkout", "payment_pending", "payment_failed")
@@ -79,7 +80,7 @@ class IncompleteOrder(db.Model):
         return STATUS_LABELS[self.status]
 
 
-class IncompleteOrderItem(db.Model):
+class IncompleteOrderItem(LineItemColumns, db.Model):
     __tablename__ = "incomplete_order_items"
 
     id = db.Column(db.Integer, primary_key=True)
@@ -89,14 +90,6 @@ class IncompleteOrderItem(db.Model):
         nullable=False,
         index=True,
     )
-    sku = db.Column(db.String(64), nullable=False)
-    name = db.Column(db.String(200), nullable=False)
-    quantity = db.Column(db.Integer, nullable=False)
-    unit_price = db.Column(db.BigInteger, nullable=False)  # minor units
-
-    @property
-    def line_total(self):
-        return self.quantity * self.unit_price
 
 
 class IncompleteOrderNote(db.Model):

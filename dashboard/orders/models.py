@@ -1,4 +1,5 @@
 from dashboard.extensions import db
+from dashboard.line_items import LineItemColumns
 from dashboard.timeutil import utcnow
 
 SOURCES = ("storefront", "staff")
@@ -51,18 +52,10 @@ class Order(db.Model):
         return SOURCE_LABELS[self.source]
 
 
-class OrderItem(db.Model):
+class OrderItem(LineItemColumns, db.Model):
     __tablename__ = "order_items"
 
     id = db.Column(db.Integer, primary_key=True)
     order_id = db.Column(
         db.Integer, db.ForeignKey("orders.id", ondelete="CASCADE"), nullable=False, index=True
     )
-    sku = db.Column(db.String(64), nullable=False)
-    name = db.Column(db.String(200), nullable=False)
-    quantity = db.Column(db.Integer, nullable=False)
-    unit_price = db.Column(db.BigInteger, nullable=False)
-
-    @property
-    def line_total(self):
-        return self.quantity * self.unit_price

@@ -3,7 +3,7 @@
 Either way an incomplete order becomes an order exactly once, whatever races occur.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -106,10 +106,7 @@ def convert_to_order(incomplete_order, actor, *, staff=None, payment_received=Tr
         payment_received=payment_received,
         placed_at=now,
         created_at=now,
-        items=[
-            OrderItem(sku=i.sku, name=i.name, quantity=i.quantity, unit_price=i.unit_price)
-            for i in incomplete_order.items
-        ],
+        items=[OrderItem(**item.copy_fields()) for item in incomplete_order.items],
     )
     _save(order, incomplete_order.id)
     db.session.refresh(incomplete_order)
@@ -196,10 +193,7 @@ def record_storefront_order(report, actor):
         payment_received=True,
         placed_at=report.placed_at,
         created_at=utcnow(),
-        items=[
-            OrderItem(sku=i.sku, name=i.name, quantity=i.quantity, unit_price=i.unit_price)
-            for i in report.items
-        ],
+        items=[OrderItem(**asdict(item)) for item in report.items],
     )
     try:
         _save(order, cart.id if cart else None)
