@@ -66,7 +66,11 @@ def run_migrations_offline():
 def include_object(obj, name, type_, reflected, compare_to):
     """Leave the search index (FTS5 tables on SQLite, a GIN index on PostgreSQL),
     made by hand in a migration, out of autogenerate's comparison."""
-    hand_made = ("incomplete_order_search", "ix_incomplete_orders_search")
+    hand_made = (
+        "incomplete_order_search",
+        "ix_incomplete_order_search",
+        "ix_incomplete_orders_search",
+    )
     return not (name and name.startswith(hand_made))
 
 

@@ -58,7 +58,7 @@ CART_ID = {
     "in": "path",
     "required": True,
     "description": "The storefront's id for the cart.",
-    "schema": {"type": "string", "minLength": 1, "maxLength": 64},
+    "schema": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[^\\u0000]*$"},
 }
 WRITE_ERRORS = (400, 401, 413, 415, 422, 429)
 

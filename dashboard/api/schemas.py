@@ -1,9 +1,10 @@
 """The API's request and response bodies. Their JSON Schemas feed the OpenAPI document."""
 
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -20,13 +21,25 @@ Currency = str
 MAX_MINOR_UNITS = 10**12  # ten billion in major units: more is a bug, not a cart
 
 
+def _no_nul(value: str) -> str:
+    # PostgreSQL cannot store NUL in text: refuse it here rather than fail on saving.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters (\\u0000)")
+    return value
+
+
+Text = Annotated[
+    str, AfterValidator(_no_nul), Field(json_schema_extra={"pattern": "^[^\\u0000]*$"})
+]
+
+
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class LineItem(Body):
-    sku: str = Field(min_length=1, max_length=64)
-    name: str = Field(min_length=1, max_length=200)
+    sku: Text = Field(min_length=1, max_length=64)
+    name: Text = Field(min_length=1, max_length=200)
     quantity: int = Field(ge=1, le=10_000)
     unit_price: int = Field(ge=0, le=MAX_MINOR_UNITS, description="Minor units (cents).")
 
@@ -38,17 +51,27 @@ def _utc(value: datetime) -> datetime:
 class CartSnapshotIn(Body):
     """What the storefront knows about a cart now. Send the whole cart every time."""
 
+    model_config = ConfigDict(
+        # Whose cart it is: a registered customer, a guest, or both.
+        json_schema_extra={
+            "anyOf": [
+                {"required": [name], "properties": {name: {"type": "string"}}}
+                for name in ("customer_id", "guest_session")
+            ]
+        }
+    )
+
     snapshot_at: AwareDatetime = Field(
         description="When the storefront took this snapshot, with a time zone. "
         "An older snapshot than the one held is ignored."
     )
     stage: Stage = "cart"
     currency: Currency = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. EUR.")
-    customer_id: str | None = Field(None, min_length=1, max_length=64)
-    guest_session: str | None = Field(None, min_length=1, max_length=128)
+    customer_id: Text | None = Field(None, min_length=1, max_length=64)
+    guest_session: Text | None = Field(None, min_length=1, max_length=128)
     email: EmailStr | None = Field(None, max_length=254)
-    phone: str | None = Field(None, max_length=40)
-    name: str | None = Field(None, max_length=200)
+    phone: Text | None = Field(None, max_length=40)
+    name: Text | None = Field(None, max_length=200)
     items: list[LineItem] = Field(
         max_length=200, description="An empty list closes the cart (the customer emptied it)."
     )
@@ -102,15 +125,15 @@ class SnapshotResult(BaseModel):
 class OrderIn(Body):
     """A completed order. With cart_id, the incomplete order for that cart is converted."""
 
-    number: str = Field(min_length=1, max_length=40, description="The shop's order number.")
-    cart_id: str | None = Field(None, min_length=1, max_length=64)
+    number: Text = Field(min_length=1, max_length=40, description="The shop's order number.")
+    cart_id: Text | None = Field(None, min_length=1, max_length=64)
     placed_at: AwareDatetime
     currency: Currency = Field(pattern=r"^[A-Z]{3}$")
     total: int = Field(ge=0, le=MAX_MINOR_UNITS, description="Minor units, as charged.")
-    customer_id: str | None = Field(None, min_length=1, max_length=64)
+    customer_id: Text | None = Field(None, min_length=1, max_length=64)
     email: EmailStr | None = Field(None, max_length=254)
-    phone: str | None = Field(None, max_length=40)
-    name: str | None = Field(None, max_length=200)
+    phone: Text | None = Field(None, max_length=40)
+    name: Text | None = Field(None, max_length=200)
     items: list[LineItem] = Field(min_length=1, max_length=200)
 
     def placed_at_utc(self):

@@ -38,7 +38,7 @@ def authenticate_key():
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    if scheme.lower() != "bearer" or not token.strip() or "\x00" in token:
         raise ApiError(
             401,
             "Send the API key as 'Authorization: Bearer <key>'.",
@@ -162,13 +162,18 @@ SNAPSHOT_MESSAGES = {
 }
 
 
+def _possible_cart_id(cart_id):
+    # The database cannot hold NUL in text, so no cart has such an id.
+    return len(cart_id) <= 64 and "\x00" not in cart_id
+
+
 @bp.put("/incomplete-orders/<cart_id>")
 def put_incomplete_order(cart_id):
-    if len(cart_id) > 64:
+    if not _possible_cart_id(cart_id):
         raise ApiError(
             422,
-            "A cart id can have at most 64 characters.",
-            fields={"cart_id": "at most 64 characters"},
+            "A cart id can have at most 64 characters, and no NUL characters.",
+            fields={"cart_id": "at most 64 characters, without NUL (\\u0000)"},
         )
     body = _json_body(schemas.CartSnapshotIn)
     snapshot = CartSnapshot(
@@ -199,7 +204,11 @@ def put_incomplete_order(cart_id):
 
 @bp.get("/incomplete-orders/<cart_id>")
 def get_incomplete_order(cart_id):
-    order = db.session.scalar(select(IncompleteOrder).where(IncompleteOrder.cart_id == cart_id))
+    order = None
+    if _possible_cart_id(cart_id):
+        order = db.session.scalar(
+            select(IncompleteOrder).where(IncompleteOrder.cart_id == cart_id)
+        )
     if order is None:
         raise ApiError(404, f"No incomplete order for cart {cart_id!r}.")
     return _json(_cart_out(order))
@@ -223,10 +232,11 @@ def post_order():
     try:
         order, outcome, converted = record_storefront_order(report, keys.actor_for(g.api_key))
     except AlreadyConverted as error:
+        by = "staff" if error.order.source == "staff" else "an earlier report"
         raise ApiError(
             409,
             f"Cart {body.cart_id} was already converted into order {error.order.number} "
-            "(by staff); no second order was recorded.",
+            f"(by {by}); no second order was recorded.",
             code="cart_already_converted",
             order_number=error.order.number,
         ) from None

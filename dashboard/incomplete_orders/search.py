@@ -1,20 +1,17 @@
 """Substring search over an incomplete order's cart id, email, name and phone.
 
-SQLite keeps an FTS5 trigram index (incomplete_order_search, kept by triggers);
-PostgreSQL a pg_trgm GIN index on the same text. Both need three characters or more.
+Both databases keep the text in a table of its own, incomplete_order_search, filled by
+triggers (migrations 0001 and 0003), so status changes never touch the search index:
+SQLite an FTS5 table with the trigram tokenizer, PostgreSQL a table with a pg_trgm GIN
+index. Both need three characters or more.
 """
 
-from sqlalchemy import literal_column, select, table, text
+from sqlalchemy import column, literal_column, select, table, text
 
 MIN_SEARCH_LENGTH = 3
 
-# Must stay identical to the expression the migration indexes.
-SEARCH_DOCUMENT_SQL = (
-    "lower(coalesce(cart_id, '') || ' ' || coalesce(email, '') || ' ' || "
-    "coalesce(name, '') || ' ' || coalesce(phone, ''))"
-)
-
 _fts = table("incomplete_order_search", literal_column("rowid"))
+_pg_search = table("incomplete_order_search", column("incomplete_order_id"), column("document"))
 
 
 def search_condition(dialect_name, id_column, query):
@@ -27,4 +24,7 @@ def search_condition(dialect_name, id_column, query):
             .where(text("incomplete_order_search MATCH :phrase").bindparams(phrase=phrase))
         )
         return id_column.in_(matches)
-    return literal_column(SEARCH_DOCUMENT_SQL).contains(needle, autoescape=True)
+    matches = select(_pg_search.c.incomplete_order_id).where(
+        _pg_search.c.document.contains(needle, autoescape=True)
+    )
+    return id_column.in_(matches)

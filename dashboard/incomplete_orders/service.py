@@ -83,13 +83,12 @@ def apply_snapshot(snapshot, actor):
             cart_id=snapshot.cart_id, created_at=snapshot.snapshot_at, status_changed_at=now
         )
         _copy_snapshot(order, snapshot, now)
-        db.session.add(order)
         try:
             with db.session.begin_nested():
+                db.session.add(order)
                 db.session.flush()
         except IntegrityError:
             # A concurrent request created this cart first: apply ours on top of it.
-            db.session.expunge(order)
             order = _locked_by_cart_id(snapshot.cart_id)
         else:
             record(

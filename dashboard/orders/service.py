@@ -70,9 +70,9 @@ def _claim(incomplete_order, from_statuses):
 
 
 def _save(order, incomplete_order_id):
-    db.session.add(order)
     try:
         with db.session.begin_nested():
+            db.session.add(order)
             db.session.flush()
     except IntegrityError:
         existing = _existing_conversion(incomplete_order_id) if incomplete_order_id else None
@@ -179,7 +179,15 @@ def record_storefront_order(report, actor):
             select(IncompleteOrder).where(IncompleteOrder.cart_id == report.cart_id)
         )
     if cart is not None:
-        _claim(cart, ("open", "expired", "cancelled"))
+        try:
+            _claim(cart, ("open", "expired", "cancelled"))
+        except AlreadyConverted as converted:
+            # A concurrent report of this same order converted the cart first.
+            if converted.order.number != report.number:
+                raise
+            if report.same_as(converted.order):
+                return converted.order, "existing", False
+            raise OrderNumberConflict(converted.order) from None
     order = Order(
         number=report.number,
         source="storefront",
@@ -199,7 +207,6 @@ def record_storefront_order(report, actor):
         _save(order, cart.id if cart else None)
     except IntegrityError:
         # The same number reported by a concurrent request that committed first.
-        db.session.expunge(order)
         existing = db.session.scalar(select(Order).where(Order.number == report.number))
         if existing is None:
             raise

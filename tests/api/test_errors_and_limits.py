@@ -16,7 +16,7 @@ from dashboard.auth.models import Staff
 from dashboard.extensions import db
 from dashboard.incomplete_orders.models import IncompleteOrder
 from dashboard.orders.models import Order
-from tests.api.conftest import Api, cart_body, items, row_count
+from tests.api.conftest import Api, cart_body, items, order_body, row_count
 
 
 def _changes(app):
@@ -194,6 +194,28 @@ def test_validation_errors_name_each_field_by_its_path(app, api):
     assert row_count(app, IncompleteOrder) == 0
 
 
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/incomplete-orders/cart-1", cart_body(name="Ada\x00"), "name"),
+        ("/incomplete-orders/cart-1", cart_body(items=items(("SKU\x00", 1, 1))), "items.0.sku"),
+        ("/orders", order_body(number="SHOP\x001"), "number"),
+    ],
+)
+def test_text_with_nul_characters_is_refused_not_a_server_error(app, api, path, body, field):
+    """PostgreSQL cannot store NUL in text; the API says so instead of failing."""
+    method = "PUT" if path.startswith("/incomplete") else "POST"
+    response = api.request(method, path, json=body)
+    error = _assert_error(response, 422, "validation_failed")
+    assert error["fields"][field] == "must not contain NUL characters (\\u0000)"
+    assert row_count(app, IncompleteOrder) == row_count(app, Order) == 0
+
+
+def test_a_key_with_a_nul_character_is_401(app, client, api_key):
+    response = Api(client, api_key[:6] + "\x00" + api_key[6:]).get("/incomplete-orders/x")
+    _assert_error(response, 401, "unauthorized")
+
+
 def test_unknown_api_addresses_and_methods_answer_in_json(api):
     _assert_error(api.get("/no-such-thing"), 404, "not_found")
     _assert_error(api.request("DELETE", "/incomplete-orders/cart-1"), 405, "method_not_allowed")
@@ -227,6 +249,7 @@ def test_a_refused_conversion_rolls_back_the_cart_and_records_nothing(
 
     _assert_error(response, 409, "cart_already_converted")
     assert response.json["error"]["order_number"] == "SHOP-1"
+    assert "into order SHOP-1 (by an earlier report)" in response.json["error"]["message"]
     with app.app_context():
         assert db.session.scalars(select(Order.number)).all() == ["SHOP-1"]
     assert _changes(app) == changes_before

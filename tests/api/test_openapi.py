@@ -1,0 +1,76 @@
+"""The OpenAPI document tells the truth: schemathesis generates requests for every operation
+from it, sends them to the live app with a real key, and checks each response against it."""
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from dashboard.api.openapi import openapi_document
+
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
+
+
+# Built from the same function the live app serves at /api/v1/openapi.json (checked below);
+# loaded at collection so schemathesis can make one test per operation.
+schema = schemathesis.openapi.from_dict(
+    openapi_document(),
+    config=schemathesis.Config.from_dict(
+        {
+            "generation": {
+                "mode": "all",  # valid and invalid requests
+                "max-examples": 150,
+                "database": "none",  # no .hypothesis folder in the project
+            },
+        }
+    ),
+)
+
+
+@pytest.fixture
+def no_rate_limit(app, monkeypatch):
+    # Hundreds of requests in seconds: this run is not what the limit is for.
+    monkeypatch.setitem(app.config, "API_RATE_LIMIT_PER_MINUTE", 1_000_000)
+
+
+@schema.parametrize()
+# One key and one database for all of an operation's examples, on purpose.
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_the_api_keeps_to_its_openapi_document(case, app, api_key, no_rate_limit):
+    case.call_and_validate(app=app, headers={"Authorization": f"Bearer {api_key}"}, checks=CHECKS)
+
+
+def test_the_live_document_is_the_one_tested(client):
+    assert client.get("/api/v1/openapi.json").json == openapi_document()
+
+
+def test_the_document_describes_every_endpoint_and_error(client):
+    document = client.get("/api/v1/openapi.json").json
+    operations = {
+        (method.upper(), path)
+        for path, item in document["paths"].items()
+        for method in item
+        if method != "parameters"
+    }
+    assert operations == {
+        ("PUT", "/incomplete-orders/{cart_id}"),
+        ("GET", "/incomplete-orders/{cart_id}"),
+        ("POST", "/orders"),
+        ("GET", "/openapi.json"),
+    }
+    put = document["paths"]["/incomplete-orders/{cart_id}"]["put"]
+    assert set(put["responses"]) == {"200", "201", "400", "401", "413", "415", "422", "429"}
+    assert "Retry-After" in put["responses"]["429"]["headers"]
+    post = document["paths"]["/orders"]["post"]
+    assert "409" in post["responses"] and "cart_already_converted" in post["description"]
+    assert document["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
