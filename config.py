@@ -60,7 +60,14 @@ class Config:
         int(h) for h in os.environ.get("RECOVERY_DELAYS_HOURS", "1,24,72").split(",")
     ]
     RECOVERY_MAX_ATTEMPTS = _env_int("RECOVERY_MAX_ATTEMPTS", 3)
-    RECOVERY_MIN_CART_VALUE = _env_int("RECOVERY_MIN_CART_VALUE", 0)
+    RECOVERY_MIN_CART_VALUE = _env_int("RECOVERY_MIN_CART_VALUE", 0)  # minor units
+    # Where a restore link sends the customer; {cart_id} is replaced.
+    RECOVERY_RESTORE_URL = os.environ.get(
+        "RECOVERY_RESTORE_URL", STOREFRONT_URL.rstrip("/") + "/cart/restore?cart={cart_id}"
+    )
+    RESTORE_LINK_DAYS = _env_int("RESTORE_LINK_DAYS", 30)
+    SHOP_CONTACT_EMAIL = os.environ.get("SHOP_CONTACT_EMAIL", "help@example.com")
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
     EXPIRE_AFTER_DAYS = _env_int("EXPIRE_AFTER_DAYS", 30)
     RETENTION_DAYS = _env_int("RETENTION_DAYS", 180)
     RETURN_WINDOW_DAYS = _env_int("RETURN_WINDOW_DAYS", 30)
@@ -71,6 +78,10 @@ class Config:
     MAIL_USERNAME = os.environ.get("MAIL_USERNAME")
     MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
     MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "shop@example.com")
+    MAIL_TIMEOUT_SECONDS = _env_int("MAIL_TIMEOUT_SECONDS", 10)
+    # "console": print emails and keep them in the outbox (development); "smtp": deliver.
+    MAIL_BACKEND = os.environ.get("MAIL_BACKEND", "console")
+    OUTBOX_MAX_ATTEMPTS = _env_int("OUTBOX_MAX_ATTEMPTS", 8)
 
     SCHEDULER_ENABLED = _env_bool("SCHEDULER_ENABLED", False)
     SQLITE_BACKGROUND_CHECKPOINTS = _env_bool("SQLITE_BACKGROUND_CHECKPOINTS", True)
@@ -94,6 +105,7 @@ class TestConfig(Config):
 
 
 class ProductionConfig(Config):
+    MAIL_BACKEND = os.environ.get("MAIL_BACKEND", "smtp")
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
 

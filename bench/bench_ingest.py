@@ -667,6 +667,8 @@ def main(argv=None):
             results.append(timed)
         memory_mb = worker_peak_memory_mb(server)
         stop_gunicorn(server)
+        if any(p.failures for p in phases):
+            log(f"--- gunicorn log (last lines) ---\n{server.log_tail()}")
 
         checks = verify(
             before, read_counts(engine), phases, pool.expected_totals(), read_bench_carts(engine)

@@ -87,6 +87,8 @@ def register_blueprints(app):
     from dashboard.core.views import bp as core_bp
     from dashboard.incomplete_orders.views import bp as incomplete_orders_bp
     from dashboard.orders.views import bp as orders_bp
+    from dashboard.outbox.views import bp as outbox_bp
+    from dashboard.recovery.views import bp as recovery_bp
     from dashboard.staff.views import bp as staff_bp
 
     for blueprint in (
@@ -98,6 +100,8 @@ def register_blueprints(app):
         staff_bp,
         api_keys_bp,
         api_bp,
+        outbox_bp,
+        recovery_bp,
     ):
         app.register_blueprint(blueprint)
 
@@ -142,6 +146,9 @@ def register_request_hooks(app):
 def register_commands(app):
     from dashboard.auth.commands import create_staff_command
     from dashboard.demo.commands import seed_demo_command
+    from dashboard.recovery.commands import cleanup_command, send_recovery_emails_command
 
     app.cli.add_command(create_staff_command)
     app.cli.add_command(seed_demo_command)
+    app.cli.add_command(send_recovery_emails_command)
+    app.cli.add_command(cleanup_command)

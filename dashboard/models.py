@@ -24,3 +24,8 @@ __all__ = [
 from dashboard.api_keys.models import ApiKey, ApiRequestCount  # noqa: E402
 
 __all__ += ["ApiKey", "ApiRequestCount"]
+
+from dashboard.outbox.models import OutboxMessage  # noqa: E402
+from dashboard.recovery.models import RecoveryAttempt, Suppression  # noqa: E402
+
+__all__ += ["OutboxMessage", "RecoveryAttempt", "Suppression"]

@@ -16,10 +16,17 @@ from dashboard.incomplete_orders.models import IncompleteOrder, IncompleteOrderN
 from dashboard.orders.models import Order
 from tests.conftest import csrf_token_from
 
-# Endpoints anyone may open. The restore and unsubscribe links belong here when they
-# exist; the JSON API authenticates by key (below); every other endpoint needs a staff
-# sign-in.
-PUBLIC = {"static", "auth.login", "core.healthz", "api.openapi"}
+# Endpoints anyone may open: sign-in, health, the API's description, and the links in
+# customers' emails (proved by their signed tokens). The JSON API authenticates by key
+# (below); every other endpoint needs a staff sign-in.
+PUBLIC = {
+    "static",
+    "auth.login",
+    "core.healthz",
+    "api.openapi",
+    "recovery.restore",
+    "recovery.unsubscribe",
+}
 
 
 def _is_api(endpoint):

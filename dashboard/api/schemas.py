@@ -48,6 +48,17 @@ def _utc(value: datetime) -> datetime:
     return value.astimezone(UTC).replace(tzinfo=None)
 
 
+def _within_utc_range(value: datetime) -> datetime:
+    try:
+        _utc(value)
+    except OverflowError:  # 0001-01-01 in a zone east of UTC, 9999-12-31 west of it
+        raise ValueError("is out of range once converted to UTC") from None
+    return value
+
+
+Moment = Annotated[AwareDatetime, AfterValidator(_within_utc_range)]
+
+
 class CartSnapshotIn(Body):
     """What the storefront knows about a cart now. Send the whole cart every time."""
 
@@ -61,7 +72,7 @@ class CartSnapshotIn(Body):
         }
     )
 
-    snapshot_at: AwareDatetime = Field(
+    snapshot_at: Moment = Field(
         description="When the storefront took this snapshot, with a time zone. "
         "An older snapshot than the one held is ignored."
     )
@@ -127,7 +138,7 @@ class OrderIn(Body):
 
     number: Text = Field(min_length=1, max_length=40, description="The shop's order number.")
     cart_id: Text | None = Field(None, min_length=1, max_length=64)
-    placed_at: AwareDatetime
+    placed_at: Moment
     currency: Currency = Field(pattern=r"^[A-Z]{3}$")
     total: int = Field(ge=0, le=MAX_MINOR_UNITS, description="Minor units, as charged.")
     customer_id: Text | None = Field(None, min_length=1, max_length=64)

@@ -206,9 +206,7 @@ def put_incomplete_order(cart_id):
 def get_incomplete_order(cart_id):
     order = None
     if _possible_cart_id(cart_id):
-        order = db.session.scalar(
-            select(IncompleteOrder).where(IncompleteOrder.cart_id == cart_id)
-        )
+        order = db.session.scalar(select(IncompleteOrder).where(IncompleteOrder.cart_id == cart_id))
     if order is None:
         raise ApiError(404, f"No incomplete order for cart {cart_id!r}.")
     return _json(_cart_out(order))

@@ -16,6 +16,11 @@ ACTION_LABELS = {
     "staff.change_role": "Staff role changed",
     "staff.deactivate": "Staff account deactivated",
     "staff.activate": "Staff account reactivated",
+    "recovery.send": "Recovery email queued",
+    "recovery.pause": "Recovery emails paused",
+    "recovery.resume": "Recovery emails resumed",
+    "recovery.unsubscribe": "Customer unsubscribed",
+    "outbox.retry": "Email queued again",
     "api_key.create": "API key created",
     "api_key.revoke": "API key revoked",
 }

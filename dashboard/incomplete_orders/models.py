@@ -36,7 +36,10 @@ class IncompleteOrder(db.Model):
     currency = db.Column(db.String(3), nullable=False)
     subtotal = db.Column(db.BigInteger, nullable=False, default=0)  # minor units
     item_count = db.Column(db.Integer, nullable=False, default=0)
+    # Recovery emails sent so far; the next step is recovery_attempts + 1.
     recovery_attempts = db.Column(db.Integer, nullable=False, default=0)
+    recovery_paused_at = db.Column(db.DateTime)
+    recovery_paused_by = db.Column(db.String(254))
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     # When Reclaim last took a change of the cart's content from the storefront.
     updated_at = db.Column(db.DateTime, nullable=False, default=utcnow)

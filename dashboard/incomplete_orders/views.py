@@ -27,6 +27,7 @@ from dashboard.incomplete_orders.forms import (
 )
 from dashboard.incomplete_orders.models import IncompleteOrder
 from dashboard.orders.service import AlreadyConverted, ConversionRefused, convert_to_order
+from dashboard.recovery import service as recovery
 from dashboard.timeutil import to_shop_time
 
 bp = Blueprint("incomplete_orders", __name__, url_prefix="/incomplete-orders")
@@ -176,6 +177,7 @@ def detail(order_id):
         note_form=NoteForm(),
         convert_form=ConvertForm(),
         transitions=service.TRANSITIONS,
+        ledger=recovery.ledger(order),
     )
 
 
@@ -222,6 +224,32 @@ def change_status(order_id, action):
         db.session.commit()
         flash(f"{service.TRANSITIONS[action].done}.", "success")
     return redirect(url_for(".detail", order_id=order.id))
+
+
+@bp.post("/<int:order_id>/recovery/<any(pause, resume, 'send-next'):change>")
+@role_required("agent")
+def change_recovery(order_id, change):
+    order = _get_order(order_id)
+    actor = Actor.staff(current_user)
+    category = "success"
+    if change == "pause":
+        recovery.pause(order, actor)
+        message = "Recovery emails paused for this cart."
+    elif change == "resume":
+        recovery.resume(order, actor)
+        message = "Recovery emails resumed."
+    else:
+        settings = recovery.Settings.from_config().immediately()
+        if recovery.send_due(actor, settings=settings, only_ids=[order.id]).sent:
+            message = (
+                f"Step {order.recovery_attempts} is in the outbox; it goes out within a minute."
+            )
+        else:
+            reason = recovery.why_not(order, settings) or "nothing is due"
+            message, category = f"No email was sent: {reason}.", "warning"
+    db.session.commit()
+    flash(message, category)
+    return redirect(url_for(".detail", order_id=order.id) + "#recovery")
 
 
 @bp.post("/<int:order_id>/notes")

@@ -21,7 +21,7 @@ class Order(db.Model):
         unique=True,
     )
     converted_by_id = db.Column(db.Integer, db.ForeignKey("staff.id", ondelete="SET NULL"))
-    customer_id = db.Column(db.String(64))
+    customer_id = db.Column(db.String(64), index=True)
     email = db.Column(db.String(254), index=True)
     name = db.Column(db.String(200))
     phone = db.Column(db.String(40))
@@ -29,6 +29,9 @@ class Order(db.Model):
     total = db.Column(db.BigInteger, nullable=False)  # minor units
     payment_received = db.Column(db.Boolean, nullable=False, default=True)
     placed_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    # Attribution: set when the converted cart had been sent recovery emails.
+    recovered_step = db.Column(db.Integer)
+    recovery_clicked = db.Column(db.Boolean, nullable=False, default=False, server_default=db.false())
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
 
     items = db.relationship(

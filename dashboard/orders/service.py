@@ -13,7 +13,9 @@ from dashboard.audit.service import record
 from dashboard.extensions import db
 from dashboard.incomplete_orders.models import IncompleteOrder
 from dashboard.incomplete_orders.service import ItemSnapshot
+from dashboard.orders.emails import queue_confirmation
 from dashboard.orders.models import Order, OrderItem
+from dashboard.recovery.service import attribute_conversion
 from dashboard.timeutil import utcnow
 
 
@@ -109,6 +111,8 @@ def convert_to_order(incomplete_order, actor, *, staff=None, payment_received=Tr
         items=[OrderItem(**item.copy_fields()) for item in incomplete_order.items],
     )
     _save(order, incomplete_order.id)
+    attribute_conversion(order, incomplete_order.id)
+    queue_confirmation(order)
     db.session.refresh(incomplete_order)
     record(
         actor,
@@ -214,6 +218,8 @@ def record_storefront_order(report, actor):
             return existing, "existing", False
         raise OrderNumberConflict(existing) from None
     if cart is not None:
+        attribute_conversion(order, cart.id)
+        queue_confirmation(order)
         record(
             actor,
             "incomplete_order.convert",

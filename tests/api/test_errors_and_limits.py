@@ -189,7 +189,12 @@ def test_validation_errors_name_each_field_by_its_path(app, api):
 
     error = _assert_error(response, 422, "validation_failed")
     assert error["message"] == "Some fields are missing or invalid; see fields."
-    assert set(error["fields"]) == {"currency", "items.0.quantity", "items.1.sku", "items.1.unit_price"}
+    assert set(error["fields"]) == {
+        "currency",
+        "items.0.quantity",
+        "items.1.sku",
+        "items.1.unit_price",
+    }
     assert error["fields"]["items.0.quantity"] == "Input should be greater than or equal to 1"
     assert row_count(app, IncompleteOrder) == 0
 
@@ -228,7 +233,9 @@ def test_a_rejected_update_leaves_the_cart_as_it_was(app, api):
     api.put_cart("cart-1", items=items(("KEEP", 1, 500)))
     changes_before = _changes(app)
 
-    response = api.put_cart("cart-1", snapshot_at=cart_body()["snapshot_at"], items=items(("NEW", 1, 5)) + [{}])
+    response = api.put_cart(
+        "cart-1", snapshot_at=cart_body()["snapshot_at"], items=items(("NEW", 1, 5)) + [{}]
+    )
 
     assert response.status_code == 422
     with app.app_context():
@@ -321,4 +328,3 @@ def test_the_count_is_in_the_database_so_another_process_sees_it(app, api, limit
     with app.app_context():
         assert db.session.scalar(select(func.sum(ApiRequestCount.count))) == 4
     assert row_count(app, IncompleteOrder) == 3
-

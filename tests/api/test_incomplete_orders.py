@@ -84,7 +84,10 @@ def test_the_same_snapshot_twice_changes_nothing_the_second_time(app, api):
     assert again.json["outcome"] == "unchanged"
     assert again.json["incomplete_order"] == first.json["incomplete_order"]
     after = _cart(app, "cart-1")
-    assert (after.updated_at, after.last_activity_at) == (before.updated_at, before.last_activity_at)
+    assert (after.updated_at, after.last_activity_at) == (
+        before.updated_at,
+        before.last_activity_at,
+    )
     assert row_count(app, IncompleteOrderItem) == 2  # items are not rewritten
     assert len(audit_events(app)) == events_before
 
@@ -116,7 +119,11 @@ def test_a_newer_snapshot_updates_the_cart_and_is_audited(app, api):
     assert response.json["outcome"] == "updated"
     assert response.json["incomplete_order"]["subtotal"] == 12000
     cart = _cart(app, "cart-1")
-    assert (cart.stage, cart.subtotal, _lines(cart)) == ("payment_failed", 12000, [("SKU-9", 1, 12000)])
+    assert (cart.stage, cart.subtotal, _lines(cart)) == (
+        "payment_failed",
+        12000,
+        [("SKU-9", 1, 12000)],
+    )
     [event] = audit_events(app, "incomplete_order.update")
     assert (event.actor_type, event.actor_label, event.record_id) == ("api_key", KEY_NAME, cart.id)
     assert event.details == {"items": 1, "subtotal": 12000, "stage": "payment_failed"}
@@ -219,6 +226,7 @@ def test_new_activity_on_an_expired_cart_makes_it_open_again(app, api, make_inco
     [
         ({"snapshot_at": "2026-01-01T10:00:00"}, "snapshot_at", "timezone"),
         ({"snapshot_at": ...}, "snapshot_at", "Field required"),
+        ({"snapshot_at": "0001-01-01T00:00:00+00:01"}, "snapshot_at", "out of range"),
         ({"currency": "euro"}, "currency", "pattern"),
         ({"stage": "shipped"}, "stage", "'cart', 'checkout', 'payment_pending'"),
         ({"email": "not-an-email"}, "email", "email"),
@@ -263,7 +271,9 @@ def test_get_returns_the_cart_as_reclaim_holds_it(app, api):
     assert response.status_code == 200
     held = response.json
     assert (held["cart_id"], held["status"], held["subtotal"]) == ("cart-1", "open", 300)
-    assert held["items"] == [{"sku": "SKU-3", "name": "Product SKU-3", "quantity": 2, "unit_price": 150}]
+    assert held["items"] == [
+        {"sku": "SKU-3", "name": "Product SKU-3", "quantity": 2, "unit_price": 150}
+    ]
     # Times come back in UTC, with the zone.
     last_activity = datetime.fromisoformat(held["last_activity_at"])
     assert last_activity.utcoffset() == timedelta(0)

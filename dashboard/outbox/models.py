@@ -1,0 +1,46 @@
+import json
+
+from dashboard.extensions import db
+from dashboard.timeutil import utcnow
+
+OUTBOX_STATUSES = ("queued", "sending", "sent", "failed")
+
+
+class OutboxMessage(db.Model):
+    """An email Reclaim decided to send, written before it is delivered.
+
+    The unique dedupe key (e.g. recovery:<incomplete order id>:<step>) makes a second
+    decision to send the same email fail at the database, whatever process made it.
+    """
+
+    __tablename__ = "outbox_messages"
+
+    id = db.Column(db.Integer, primary_key=True)
+    kind = db.Column(db.String(32), nullable=False)
+    dedupe_key = db.Column(db.String(120), nullable=False, unique=True)
+    to_email = db.Column(db.String(254), nullable=False)
+    subject = db.Column(db.String(200), nullable=False)
+    body_text = db.Column(db.Text, nullable=False)
+    body_html = db.Column(db.Text, nullable=False)
+    headers_json = db.Column(db.Text, nullable=False, default="{}")
+    status = db.Column(db.String(12), nullable=False, default="queued")
+    attempts = db.Column(db.Integer, nullable=False, default=0)
+    next_attempt_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    # While a process delivers it; a message whose claim ran out is picked up again.
+    claimed_until = db.Column(db.DateTime)
+    last_error = db.Column(db.Text)
+    sent_at = db.Column(db.DateTime)
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    record_type = db.Column(db.String(32))
+    record_id = db.Column(db.Integer)
+
+    __table_args__ = (
+        db.CheckConstraint(f"status IN {OUTBOX_STATUSES!r}", name="status"),
+        db.Index("ix_outbox_messages_due", "status", "next_attempt_at"),
+        db.Index("ix_outbox_messages_record", "record_type", "record_id"),
+        db.Index("ix_outbox_messages_kind_status", "kind", "status", "id"),
+    )
+
+    @property
+    def headers(self):
+        return json.loads(self.headers_json or "{}")

@@ -1,0 +1,176 @@
+"""The outbox: every email is written first, then delivered, retried, or marked failed.
+
+Delivery errs on the side of at-least-once: a process killed after the server accepted a
+message but before it was marked sent delivers it again once its claim runs out (the
+repeat carries the same Message-ID). Never marking an unsent message as sent matters more
+to a shop than a rare duplicate.
+"""
+
+import json
+import smtplib
+from contextlib import ExitStack
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from dashboard.extensions import db
+from dashboard.outbox import mailer
+from dashboard.outbox.models import OutboxMessage
+from dashboard.timeutil import utcnow
+
+CLAIM_MINUTES = 5
+# The server answered, refusing this message: the connection itself is fine.
+REFUSALS = (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused)
+BACKOFF_SECONDS = (60, 300, 900, 3600, 3 * 3600, 6 * 3600, 12 * 3600)
+
+
+def insert_ignoring_duplicates(rows):
+    """Write outbox rows; a row whose dedupe key exists already is dropped. Returns the count."""
+    if not rows:
+        return 0
+    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(OutboxMessage.__table__).on_conflict_do_nothing(
+        index_elements=["dedupe_key"]
+    )
+    return db.session.execute(statement, rows).rowcount
+
+
+def outbox_row(
+    kind, dedupe_key, to_email, subject, body_text, body_html, headers=None, record=None, now=None
+):
+    now = now or utcnow()
+    return {
+        "kind": kind,
+        "dedupe_key": dedupe_key,
+        "to_email": to_email,
+        "subject": subject,
+        "body_text": body_text,
+        "body_html": body_html,
+        "headers_json": json.dumps(headers or {}),
+        "status": "queued",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+        "record_type": record[0] if record else None,
+        "record_id": record[1] if record else None,
+    }
+
+
+def _claim_due(limit, now):
+    due = (
+        select(OutboxMessage.id)
+        .where(
+            or_(
+                and_(OutboxMessage.status == "queued", OutboxMessage.next_attempt_at <= now),
+                and_(OutboxMessage.status == "sending", OutboxMessage.claimed_until < now),
+            )
+        )
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+    )
+    if db.session.get_bind().dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    ids = (
+        db.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(due.scalar_subquery()))
+            .values(
+                status="sending",
+                claimed_until=now + timedelta(minutes=CLAIM_MINUTES),
+                attempts=OutboxMessage.attempts + 1,
+            )
+            .returning(OutboxMessage.id)
+            .execution_options(synchronize_session=False)
+        )
+        .scalars()
+        .all()
+    )
+    db.session.commit()
+    return sorted(ids)
+
+
+def _is_permanent(error):
+    code = getattr(error, "smtp_code", None)
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        codes = [c for c, _ in error.recipients.values()]
+        return bool(codes) and all(c >= 500 for c in codes)
+    return code is not None and code >= 500
+
+
+def _describe(error):
+    if isinstance(error, smtplib.SMTPResponseException):
+        message = (
+            error.smtp_error.decode(errors="replace")
+            if isinstance(error.smtp_error, bytes)
+            else error.smtp_error
+        )
+        return f"{error.smtp_code} {message}"
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return "; ".join(
+            f"{rcpt}: {code} {msg.decode(errors='replace')}"
+            for rcpt, (code, msg) in error.recipients.items()
+        )
+    return f"{type(error).__name__}: {error}"
+
+
+def _finish(message_id, **values):
+    db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id)
+        .values(claimed_until=None, **values)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+def deliver_due(limit=500, now=None):
+    """Deliver queued messages whose time has come. Returns counts by outcome."""
+    now = now or utcnow()
+    counts = {"sent": 0, "retry": 0, "failed": 0}
+    ids = _claim_due(limit, now)
+    if not ids:
+        return counts
+    messages = db.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id)
+    ).all()
+    max_attempts = current_app.config["OUTBOX_MAX_ATTEMPTS"]
+    with ExitStack() as connections:
+        connection = None
+        for message in messages:
+            try:
+                if connection is None:
+                    connection = connections.enter_context(mailer.connect())
+                connection.send(mailer.build_message(message))
+            except (smtplib.SMTPException, OSError) as error:
+                if not isinstance(error, REFUSALS):
+                    connection = None  # the connection broke: open a new one for the next
+                if _is_permanent(error) or message.attempts >= max_attempts:
+                    _finish(message.id, status="failed", last_error=_describe(error))
+                    counts["failed"] += 1
+                else:
+                    delay = BACKOFF_SECONDS[min(message.attempts, len(BACKOFF_SECONDS)) - 1]
+                    _finish(
+                        message.id,
+                        status="queued",
+                        last_error=_describe(error),
+                        next_attempt_at=utcnow() + timedelta(seconds=delay),
+                    )
+                    counts["retry"] += 1
+                continue
+            _finish(message.id, status="sent", sent_at=utcnow(), last_error=None)
+            counts["sent"] += 1
+    return counts
+
+
+def retry_now(message):
+    """Queue a failed message again, for a manager who fixed the cause."""
+    if message.status != "failed":
+        raise ValueError(f"Only failed emails can be retried; this one is {message.status}.")
+    message.status = "queued"
+    message.next_attempt_at = utcnow()
+    message.attempts = 0
+    db.session.flush()
+    return message

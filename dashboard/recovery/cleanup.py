@@ -1,0 +1,73 @@
+"""Cleaning up: expire stale open carts, delete old expired and cancelled ones."""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import delete, func, select, update
+
+from dashboard.audit.service import record, record_bulk
+from dashboard.extensions import db
+from dashboard.incomplete_orders.models import IncompleteOrder
+from dashboard.timeutil import utcnow
+
+
+@dataclass
+class CleanupResult:
+    expired: int
+    deleted: int
+
+
+def cleanup(actor, days=None, now=None, dry_run=False):
+    """Expire open carts quiet for `days` (default EXPIRE_AFTER_DAYS); delete expired and
+    cancelled carts whose status is older than RETENTION_DAYS, with their items, notes and
+    recovery attempts. Converted carts are kept: their orders point at them."""
+    now = now or utcnow()
+    days = current_app.config["EXPIRE_AFTER_DAYS"] if days is None else days
+    stale = (IncompleteOrder.status == "open") & (
+        IncompleteOrder.last_activity_at < now - timedelta(days=days)
+    )
+    old = IncompleteOrder.status.in_(("expired", "cancelled")) & (
+        IncompleteOrder.status_changed_at
+        < now - timedelta(days=current_app.config["RETENTION_DAYS"])
+    )
+    if dry_run:
+        count = lambda condition: db.session.scalar(  # noqa: E731
+            select(func.count()).select_from(IncompleteOrder).where(condition)
+        )
+        result = CleanupResult(count(stale), count(old))
+        db.session.rollback()
+        return result
+    deleted = db.session.execute(
+        delete(IncompleteOrder).where(old).execution_options(synchronize_session=False)
+    ).rowcount
+    expired_ids = (
+        db.session.execute(
+            update(IncompleteOrder)
+            .where(stale)
+            .values(status="expired", status_changed_at=now)
+            .returning(IncompleteOrder.id)
+            .execution_options(synchronize_session=False)
+        )
+        .scalars()
+        .all()
+    )
+    if expired_ids:
+        record_bulk(
+            actor,
+            "incomplete_order.bulk_expire",
+            "incomplete_order",
+            expired_ids,
+            selection={"quiet_days": days},
+        )
+    if deleted:
+        record(
+            actor,
+            "incomplete_order.purge",
+            "incomplete_order",
+            None,
+            count=deleted,
+            retention_days=current_app.config["RETENTION_DAYS"],
+        )
+    db.session.commit()
+    return CleanupResult(len(expired_ids), deleted)

@@ -1,0 +1,336 @@
+"""The recovery sequence: which carts are due which email, sending it, and why not.
+
+Set-based: a run selects due carts a batch at a time, claims them with one conditional
+UPDATE (… WHERE recovery_attempts = step - 1), and writes their attempts and outbox rows
+in bulk, so the number of statements grows with batches, not with carts. Two processes
+running at once cannot both claim a cart, and the outbox's unique dedupe key stops a
+duplicate at the last step anyway.
+"""
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from flask import current_app, render_template, url_for
+from sqlalchemy import and_, exists, insert, or_, select, update
+from sqlalchemy.orm import selectinload
+
+from dashboard.audit.service import record, record_bulk
+from dashboard.extensions import db
+from dashboard.formatting import shop_time
+from dashboard.incomplete_orders.models import IncompleteOrder
+from dashboard.orders.models import Order
+from dashboard.outbox.models import OutboxMessage
+from dashboard.outbox.service import insert_ignoring_duplicates, outbox_row
+from dashboard.recovery.models import RecoveryAttempt, Suppression
+from dashboard.recovery.tokens import restore_token, unsubscribe_token
+from dashboard.timeutil import utcnow
+
+BATCH = 1000
+
+
+@dataclass(frozen=True)
+class Settings:
+    delays: tuple  # timedelta per step, after the cart's last activity
+    max_attempts: int
+    min_cart_value: int
+
+    @classmethod
+    def from_config(cls, hours_after=None, max_attempts=None):
+        config = current_app.config
+        hours = list(config["RECOVERY_DELAYS_HOURS"])
+        if hours_after is not None:
+            hours[0] = hours_after
+        steps = max_attempts or config["RECOVERY_MAX_ATTEMPTS"]
+        while len(hours) < steps:  # later steps keep the last spacing
+            hours.append(hours[-1] * 2)
+        return cls(
+            tuple(timedelta(hours=h) for h in hours[:steps]),
+            steps,
+            config["RECOVERY_MIN_CART_VALUE"],
+        )
+
+
+def recovery_dedupe_key(incomplete_order_id, step):
+    return f"recovery:{incomplete_order_id}:{step}"
+
+
+def _bought_after_last_activity():
+    o = IncompleteOrder
+    same_customer = or_(
+        Order.email == o.email,
+        and_(o.customer_id.is_not(None), Order.customer_id == o.customer_id),
+    )
+    return exists().where(same_customer, Order.placed_at > o.last_activity_at)
+
+
+def due_condition(step, settings, now):
+    """Open, has an email, worth it, not paused, steps before this one sent, quiet long
+    enough, not unsubscribed, and the customer has not bought since."""
+    o = IncompleteOrder
+    return and_(
+        o.status == "open",
+        o.email.is_not(None),
+        o.subtotal >= settings.min_cart_value,
+        o.recovery_paused_at.is_(None),
+        o.recovery_attempts == step - 1,
+        o.last_activity_at <= now - settings.delays[step - 1],
+        ~exists().where(Suppression.email == o.email),
+        ~_bought_after_last_activity(),
+    )
+
+
+@dataclass
+class RunResult:
+    sent: int = 0
+    by_step: dict = field(default_factory=dict)
+    planned: list = field(default_factory=list)  # (incomplete order id, email, step) in a dry run
+
+
+def _email_for(order, step, now):
+    token = restore_token(order.id, step)
+    restore_url = url_for("recovery.restore", token=token, _external=True)
+    unsubscribe_url = url_for(
+        "recovery.unsubscribe", token=unsubscribe_token(order.email), _external=True
+    )
+    context = dict(
+        order=order,
+        step=step,
+        restore_url=restore_url,
+        unsubscribe_url=unsubscribe_url,
+        shop=current_app.config,
+    )
+    subject = render_template("emails/recovery_subject.txt", **context).strip()
+    return outbox_row(
+        "recovery",
+        recovery_dedupe_key(order.id, step),
+        order.email,
+        subject,
+        render_template("emails/recovery.txt", **context),
+        render_template("emails/recovery.html", **context),
+        headers={
+            "List-Unsubscribe": f"<{unsubscribe_url}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
+        record=("incomplete_order", order.id),
+        now=now,
+    )
+
+
+def send_due(actor, now=None, dry_run=False, settings=None, only_ids=None):
+    """Write the recovery emails that are due into the outbox (delivery happens apart).
+
+    `only_ids` limits the run to some carts. Returns a RunResult; a dry run writes
+    nothing and lists what it would send.
+    """
+    now = now or utcnow()
+    settings = settings or Settings.from_config()
+    result = RunResult()
+    for step in range(1, settings.max_attempts + 1):
+        condition = due_condition(step, settings, now)
+        if only_ids is not None:
+            condition = and_(condition, IncompleteOrder.id.in_(only_ids))
+        after_id = 0
+        while True:
+            batch = db.session.scalars(
+                select(IncompleteOrder)
+                .where(condition, IncompleteOrder.id > after_id)
+                .order_by(IncompleteOrder.id)
+                .limit(BATCH)
+                .options(selectinload(IncompleteOrder.items))
+            ).all()
+            if not batch:
+                break
+            after_id = batch[-1].id
+            if dry_run:
+                result.planned += [(o.id, o.email, step) for o in batch]
+                continue
+            sent = _send_step(batch, step, actor, now)
+            db.session.commit()
+            result.sent += sent
+            result.by_step[step] = result.by_step.get(step, 0) + sent
+    if dry_run:
+        db.session.rollback()
+    return result
+
+
+def _send_step(batch, step, actor, now):
+    claimed = set(
+        db.session.execute(
+            update(IncompleteOrder)
+            .where(
+                IncompleteOrder.id.in_([o.id for o in batch]),
+                IncompleteOrder.recovery_attempts == step - 1,
+                IncompleteOrder.status == "open",
+            )
+            .values(recovery_attempts=step)
+            .returning(IncompleteOrder.id)
+            .execution_options(synchronize_session=False)
+        ).scalars()
+    )
+    orders = [o for o in batch if o.id in claimed]
+    if not orders:
+        return 0
+    db.session.execute(
+        insert(RecoveryAttempt),
+        [{"incomplete_order_id": o.id, "step": step, "sent_at": now} for o in orders],
+    )
+    insert_ignoring_duplicates([_email_for(o, step, now) for o in orders])
+    record_bulk(actor, "recovery.send", "incomplete_order", [o.id for o in orders], step=step)
+    return len(orders)
+
+
+@dataclass
+class LedgerStep:
+    step: int
+    state: str  # sent | scheduled | blocked
+    at: object = None  # when sent, or when it is due
+    reason: str | None = None
+    clicked_at: object = None
+    delivery: str | None = None  # the outbox status of a sent step
+
+
+def ledger(order, now=None):
+    """Each step of the sequence for one cart: sent (when, delivered, clicked), scheduled
+    (when), or not going to be sent, and why."""
+    now = now or utcnow()
+    settings = Settings.from_config()
+    attempts = {
+        a.step: a
+        for a in db.session.scalars(
+            select(RecoveryAttempt).where(RecoveryAttempt.incomplete_order_id == order.id)
+        )
+    }
+    deliveries = dict(
+        db.session.execute(
+            select(OutboxMessage.dedupe_key, OutboxMessage.status).where(
+                OutboxMessage.record_type == "incomplete_order",
+                OutboxMessage.record_id == order.id,
+                OutboxMessage.kind == "recovery",
+            )
+        ).all()
+    )
+    blocked = why_not(order, settings)
+    steps = []
+    for step in range(1, settings.max_attempts + 1):
+        attempt = attempts.get(step)
+        if attempt is not None:
+            steps.append(
+                LedgerStep(
+                    step,
+                    "sent",
+                    attempt.sent_at,
+                    clicked_at=attempt.clicked_at,
+                    delivery=deliveries.get(recovery_dedupe_key(order.id, step)),
+                )
+            )
+        elif blocked:
+            steps.append(LedgerStep(step, "blocked", reason=blocked))
+        else:
+            due_at = order.last_activity_at + settings.delays[step - 1]
+            steps.append(
+                LedgerStep(
+                    step,
+                    "scheduled",
+                    max(due_at, now) if step == order.recovery_attempts + 1 else due_at,
+                )
+            )
+    return steps
+
+
+def why_not(order, settings):
+    """Why no further recovery email goes to this cart, or None if the sequence goes on."""
+    if order.status == "converted":
+        converted = order.converted_order
+        return f"converted into order {converted.number}" if converted else "converted"
+    if order.status in ("expired", "cancelled"):
+        return f"{order.status} on {_day(order.status_changed_at)}"
+    if not order.email:
+        return "no email address"
+    if order.subtotal < settings.min_cart_value:
+        return "cart value below the minimum worth an email"
+    if order.recovery_paused_at is not None:
+        return f"paused by {order.recovery_paused_by} on {_day(order.recovery_paused_at)}"
+    suppression = db.session.get(Suppression, order.email)
+    if suppression is not None:
+        return f"unsubscribed on {_day(suppression.created_at)}"
+    bought = db.session.scalar(
+        select(Order)
+        .where(
+            or_(
+                Order.email == order.email,
+                and_(Order.customer_id.is_not(None), Order.customer_id == order.customer_id),
+            ),
+            Order.placed_at > order.last_activity_at,
+        )
+        .order_by(Order.placed_at)
+        .limit(1)
+    )
+    if bought is not None:
+        return f"bought order {bought.number} on {_day(bought.placed_at)}"
+    if order.recovery_attempts >= settings.max_attempts:
+        return "all steps sent"
+    return None
+
+
+def _day(value):
+    return shop_time(value, "%d %b %Y")
+
+
+def pause(order, actor):
+    if order.recovery_paused_at is not None:
+        return order
+    order.recovery_paused_at, order.recovery_paused_by = utcnow(), actor.label
+    db.session.flush()
+    record(actor, "recovery.pause", "incomplete_order", order.id)
+    return order
+
+
+def resume(order, actor):
+    if order.recovery_paused_at is None:
+        return order
+    order.recovery_paused_at = order.recovery_paused_by = None
+    db.session.flush()
+    record(actor, "recovery.resume", "incomplete_order", order.id)
+    return order
+
+
+def unsubscribe(email, actor):
+    """Suppress an address for all future recovery emails (idempotent)."""
+    email = email.strip().lower()
+    if db.session.get(Suppression, email) is None:
+        db.session.add(Suppression(email=email))
+        db.session.flush()
+        record(actor, "recovery.unsubscribe", None, None, email=email)
+    return email
+
+
+def record_click(incomplete_order_id, step):
+    """Note the first click of a restore link; returns the cart, or None if it is gone."""
+    order = db.session.get(IncompleteOrder, incomplete_order_id)
+    if order is None:
+        return None
+    db.session.execute(
+        update(RecoveryAttempt)
+        .where(
+            RecoveryAttempt.incomplete_order_id == incomplete_order_id,
+            RecoveryAttempt.step == step,
+            RecoveryAttempt.clicked_at.is_(None),
+        )
+        .values(clicked_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return order
+
+
+def attribute_conversion(order, incomplete_order_id):
+    """Mark an order recovered if its cart had been sent recovery emails."""
+    attempts = db.session.scalars(
+        select(RecoveryAttempt).where(RecoveryAttempt.incomplete_order_id == incomplete_order_id)
+    ).all()
+    if not attempts:
+        return
+    now = utcnow()
+    for attempt in attempts:
+        attempt.converted_at = now
+    order.recovered_step = max(a.step for a in attempts)
+    order.recovery_clicked = any(a.clicked_at for a in attempts)
