@@ -6,6 +6,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import func, select, text
 
 from dashboard.demo.generator import (
+    ATTEMPT_COLUMNS,
     CART_COLUMNS,
     ITEM_COLUMNS,
     ORDER_COLUMNS,
@@ -83,13 +84,14 @@ def seed_demo_command(count, seed, append):
     done = converted = 0
     while done < count:
         size = min(BATCH, count - done)
-        carts, items, orders, order_items = generator.batch(size)
+        carts, items, orders, order_items, attempts = generator.batch(size)
         with db.engine.begin() as connection:
             writer = BulkWriter(connection)
             writer.insert("incomplete_orders", CART_COLUMNS, carts)
             writer.insert("incomplete_order_items", ITEM_COLUMNS, items)
             writer.insert("orders", ORDER_COLUMNS, orders)
             writer.insert("order_items", ORDER_ITEM_COLUMNS, order_items)
+            writer.insert("recovery_attempts", ATTEMPT_COLUMNS, attempts)
         done += size
         converted += len(orders)
         if done % 100_000 == 0 or done == count:

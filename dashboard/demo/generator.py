@@ -94,6 +94,7 @@ STAGE_WEIGHTS = (("cart", 45), ("checkout", 30), ("payment_pending", 15), ("paym
 HOUR_WEIGHTS = (1, 1, 1, 1, 1, 2, 3, 5, 6, 7, 7, 8, 9, 8, 7, 7, 8, 9, 11, 13, 14, 12, 7, 3)
 WEEKDAY_WEIGHTS = (9, 9, 9, 10, 11, 14, 14)
 DAYS = 180
+STEP_DELAYS = (timedelta(hours=1), timedelta(hours=24), timedelta(hours=72))
 
 
 def _anchor():
@@ -127,7 +128,7 @@ class DemoGenerator:
     def batch(self, size):
         """(incomplete_orders, items, orders, order_items) rows for `size` carts."""
         rng = self.rng
-        carts, items, orders, order_items = [], [], [], []
+        carts, items, orders, order_items, recovery_attempts = [], [], [], [], []
         for _ in range(size):
             oid = self.next_id
             self.next_id += 1
@@ -176,6 +177,19 @@ class DemoGenerator:
             changed = last + timedelta(hours=rng.randrange(1, 72)) if status != "open" else created
             if changed > self.now:
                 changed = self.now
+            # Recovery emails already sent, each at its step's delay, before the cart closed.
+            until = self.now if status == "open" else changed
+            sends = [last + delay for delay in STEP_DELAYS[:attempts] if last + delay <= until]
+            attempts = len(sends)
+            for step, sent_at in enumerate(sends, 1):
+                clicked = (
+                    sent_at + timedelta(minutes=rng.randrange(5, 600))
+                    if rng.random() < 0.2
+                    else None
+                )
+                recovery_attempts.append(
+                    (oid, step, sent_at, clicked if clicked and clicked <= until else None)
+                )
             carts.append(
                 (
                     oid,
@@ -195,6 +209,7 @@ class DemoGenerator:
                     last,
                     last,
                     changed,
+                    sends[-1] if sends else None,
                 )
             )
             items.extend((oid, sku, pname, q, p) for sku, pname, q, p in lines)
@@ -217,10 +232,11 @@ class DemoGenerator:
                         True,
                         changed,
                         changed,
+                        attempts or None,
                     )
                 )
                 order_items.extend((order_id, sku, pname, q, p) for sku, pname, q, p in lines)
-        return carts, items, orders, order_items
+        return carts, items, orders, order_items, recovery_attempts
 
 
 CART_COLUMNS = (
@@ -241,6 +257,7 @@ CART_COLUMNS = (
     "updated_at",
     "last_activity_at",
     "status_changed_at",
+    "recovery_last_sent_at",
 )
 ITEM_COLUMNS = ("incomplete_order_id", "sku", "name", "quantity", "unit_price")
 ORDER_COLUMNS = (
@@ -257,5 +274,7 @@ ORDER_COLUMNS = (
     "payment_received",
     "placed_at",
     "created_at",
+    "recovered_step",
 )
 ORDER_ITEM_COLUMNS = ("order_id", "sku", "name", "quantity", "unit_price")
+ATTEMPT_COLUMNS = ("incomplete_order_id", "step", "sent_at", "clicked_at")

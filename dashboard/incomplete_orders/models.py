@@ -38,6 +38,7 @@ class IncompleteOrder(db.Model):
     item_count = db.Column(db.Integer, nullable=False, default=0)
     # Recovery emails sent so far; the next step is recovery_attempts + 1.
     recovery_attempts = db.Column(db.Integer, nullable=False, default=0)
+    recovery_last_sent_at = db.Column(db.DateTime)
     recovery_paused_at = db.Column(db.DateTime)
     recovery_paused_by = db.Column(db.String(254))
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)

@@ -31,7 +31,9 @@ class Order(db.Model):
     placed_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     # Attribution: set when the converted cart had been sent recovery emails.
     recovered_step = db.Column(db.Integer)
-    recovery_clicked = db.Column(db.Boolean, nullable=False, default=False, server_default=db.false())
+    recovery_clicked = db.Column(
+        db.Boolean, nullable=False, default=False, server_default=db.false()
+    )
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
 
     items = db.relationship(

@@ -10,7 +10,7 @@ duplicate at the last step anyway.
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from flask import current_app, render_template, url_for
+from flask import current_app, render_template
 from sqlalchemy import and_, exists, insert, or_, select, update
 from sqlalchemy.orm import selectinload
 
@@ -22,7 +22,7 @@ from dashboard.orders.models import Order
 from dashboard.outbox.models import OutboxMessage
 from dashboard.outbox.service import insert_ignoring_duplicates, outbox_row
 from dashboard.recovery.models import RecoveryAttempt, Suppression
-from dashboard.recovery.tokens import restore_token, unsubscribe_token
+from dashboard.recovery.tokens import public_url, restore_token, unsubscribe_token
 from dashboard.timeutil import utcnow
 
 BATCH = 1000
@@ -65,9 +65,18 @@ def _bought_after_last_activity():
 
 def due_condition(step, settings, now):
     """Open, has an email, worth it, not paused, steps before this one sent, quiet long
-    enough, not unsubscribed, and the customer has not bought since."""
+    enough, not unsubscribed, and the customer has not bought since.
+
+    A later step also waits its spacing after the previous email (24 h − 1 h by default),
+    so a cart found long after it went quiet gets one step per run, not all at once.
+    """
     o = IncompleteOrder
+    spacing = []
+    if step > 1:
+        gap = settings.delays[step - 1] - settings.delays[step - 2]
+        spacing = [or_(o.recovery_last_sent_at.is_(None), o.recovery_last_sent_at <= now - gap)]
     return and_(
+        *spacing,
         o.status == "open",
         o.email.is_not(None),
         o.subtotal >= settings.min_cart_value,
@@ -88,10 +97,8 @@ class RunResult:
 
 def _email_for(order, step, now):
     token = restore_token(order.id, step)
-    restore_url = url_for("recovery.restore", token=token, _external=True)
-    unsubscribe_url = url_for(
-        "recovery.unsubscribe", token=unsubscribe_token(order.email), _external=True
-    )
+    restore_url = public_url("recovery.restore", token=token)
+    unsubscribe_url = public_url("recovery.unsubscribe", token=unsubscribe_token(order.email))
     context = dict(
         order=order,
         step=step,
@@ -162,7 +169,7 @@ def _send_step(batch, step, actor, now):
                 IncompleteOrder.recovery_attempts == step - 1,
                 IncompleteOrder.status == "open",
             )
-            .values(recovery_attempts=step)
+            .values(recovery_attempts=step, recovery_last_sent_at=now)
             .returning(IncompleteOrder.id)
             .execution_options(synchronize_session=False)
         ).scalars()

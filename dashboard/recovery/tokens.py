@@ -4,6 +4,13 @@ from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 
+def public_url(endpoint, **values):
+    """An absolute link for a customer's email: on PUBLIC_BASE_URL, whatever host staff use,
+    and buildable in a background job with no request."""
+    path = current_app.url_map.bind("reclaim.invalid").build(endpoint, values)
+    return current_app.config["PUBLIC_BASE_URL"].rstrip("/") + path
+
+
 def _serializer(purpose):
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=f"reclaim-{purpose}")
 

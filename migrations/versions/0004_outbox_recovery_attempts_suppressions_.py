@@ -2,7 +2,7 @@
 
 Revision ID: 0004
 Revises: 0003
-Create Date: 2026-11-21 10:43:00.204762
+Create Date: 2026-11-21 10:46:18.708630
 
 """
 from alembic import op
@@ -63,6 +63,7 @@ def upgrade():
     sa.UniqueConstraint('incomplete_order_id', 'step', name='uq_recovery_attempts_order_step')
     )
     with op.batch_alter_table('incomplete_orders', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('recovery_last_sent_at', sa.DateTime(), nullable=True))
         batch_op.add_column(sa.Column('recovery_paused_at', sa.DateTime(), nullable=True))
         batch_op.add_column(sa.Column('recovery_paused_by', sa.String(length=254), nullable=True))
 
@@ -84,6 +85,7 @@ def downgrade():
     with op.batch_alter_table('incomplete_orders', schema=None) as batch_op:
         batch_op.drop_column('recovery_paused_by')
         batch_op.drop_column('recovery_paused_at')
+        batch_op.drop_column('recovery_last_sent_at')
 
     op.drop_table('recovery_attempts')
     op.drop_table('suppressions')
