@@ -65,6 +65,7 @@ from bench_workspace import (  # noqa: E402
     PROJECT_ROOT,
     BenchError,
     app_env,
+    child_pids,
     database_kind,
     log,
     percentile,
@@ -463,6 +464,7 @@ class PhaseResult:
     outcomes: Counter = field(default_factory=Counter)  # as reported by the server
     failures: list = field(default_factory=list)
     reconnects: int = 0
+    worker_cpu_seconds: float = 0.0  # user + system time of the gunicorn worker
 
     @property
     def per_second(self):
@@ -488,8 +490,18 @@ class PhaseResult:
         return fast and not self.failures
 
 
-def run_phase(port, key, pool, requests, concurrency):
+def worker_cpu_seconds(server):
+    """CPU time (user + system) the gunicorn worker has used so far, from /proc."""
+    total = 0.0
+    for pid in child_pids(server.process.pid):
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def run_phase(server, key, pool, requests, concurrency):
     """Send `requests` PUTs over `concurrency` connections; one thread per connection."""
+    port = server.port
     result = PhaseResult(concurrency, requests)
     lock = threading.Lock()
     remaining = [requests]
@@ -524,20 +536,22 @@ def run_phase(port, key, pool, requests, concurrency):
                 result.reconnects += client.closed_by_server
 
     threads = [threading.Thread(target=client_loop) for _ in range(concurrency)]
+    cpu_before = worker_cpu_seconds(server)
     started = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     result.seconds = time.perf_counter() - started
+    result.worker_cpu_seconds = worker_cpu_seconds(server) - cpu_before
     return result
 
 
-def run_scenario(port, key, pool, requests, concurrency):
+def run_scenario(server, key, pool, requests, concurrency):
     """Warm up, then the timed phase; returns (warm-up result, timed result)."""
     log(f"Concurrency {concurrency}: {WARMUP} warm-ups, then {requests:,} timed requests ...")
-    warmup = run_phase(port, key, pool, WARMUP, concurrency)
-    timed = run_phase(port, key, pool, requests, concurrency)
+    warmup = run_phase(server, key, pool, WARMUP, concurrency)
+    timed = run_phase(server, key, pool, requests, concurrency)
     log(
         f"  {timed.per_second:7.1f} req/s   p50 {timed.p50:6.2f} ms   p95 {timed.p95:6.2f} ms"
         f"   failures {len(warmup.failures) + len(timed.failures)}"
@@ -607,7 +621,8 @@ def print_report(database, seeded, before, results, memory_mb, checks):
     print()
     print(
         f"Database: {database.kind}  ·  seeded orders: {seeded}  ·  incomplete orders "
-        f"before the run: {before.incomplete_orders:,}  ·  gunicorn: 1 sync worker"
+        f"before the run: {before.incomplete_orders:,}  ·  gunicorn: 1 sync worker  ·  "
+        f"load average at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
     )
     print()
     print("| scenario | requests | requests/s | p50 ms | p95 ms | max ms | target | ok? |")
@@ -623,7 +638,9 @@ def print_report(database, seeded, before, results, memory_mb, checks):
         mix = ", ".join(f"{n:,} {o}" for o, n in sorted(r.outcomes.items(), key=str))
         print(
             f"- {r.concurrency} connection(s): {mix}; {len(r.failures)} failed; the server "
-            f"closed the connection after {r.reconnects:,} of {r.requests:,} responses"
+            f"closed the connection after {r.reconnects:,} of {r.requests:,} responses; "
+            f"worker CPU {r.worker_cpu_seconds / r.requests * 1000:.2f} ms per request "
+            f"(wall {r.seconds / r.requests * 1000:.2f} ms)"
         )
     print(f"- worker peak memory (VmHWM): {memory_mb:.1f} MB")
     print()
@@ -662,7 +679,7 @@ def main(argv=None):
         pool = CartPool()
         phases, results = [], []
         for concurrency in args.concurrency:
-            warmup, timed = run_scenario(server.port, key, pool, args.requests, concurrency)
+            warmup, timed = run_scenario(server, key, pool, args.requests, concurrency)
             phases += [warmup, timed]
             results.append(timed)
         memory_mb = worker_peak_memory_mb(server)

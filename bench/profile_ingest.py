@@ -173,12 +173,14 @@ def drive(client, key, pool, count, timings=None):
         pool.finish(job, True)
 
 
-def report_timing(timers, timings, count, kind, plain_ms):
+def report_timing(timers, timings, count, kind, plain_ms, plain_cpu_ms):
     per_request_ms = sum(timings) / count * 1000
     print(f"\n### {kind}: where the time of one PUT goes ({count:,} PUTs in-process)\n")
     print(
-        f"Without instrumentation: {plain_ms:.2f} ms per PUT ({1000 / plain_ms:.0f}/s at best on "
-        f"one worker, before HTTP and gunicorn). With the timers below: {per_request_ms:.2f} ms.\n"
+        f"Without instrumentation: {plain_ms:.2f} ms per PUT, {plain_cpu_ms:.2f} ms of it CPU in "
+        f"this process ({1000 / plain_ms:.0f}/s at best on one worker, before HTTP and "
+        f"gunicorn). With the timers below: {per_request_ms:.2f} ms. Load average now: "
+        f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs.\n"
     )
     sql_by_part = defaultdict(lambda: [0, 0.0])
     for (part, _), (n, seconds) in timers.sql.items():
@@ -300,8 +302,10 @@ def main(argv=None):
 
         log(f"Plain pass: {args.requests:,} PUTs ...")
         timings = []
+        cpu_started = time.process_time()
         drive(client, key, pool, args.requests, timings)
         plain_ms = sum(timings) / args.requests * 1000
+        plain_cpu_ms = (time.process_time() - cpu_started) / args.requests * 1000
 
         log(f"cProfile pass: {args.requests:,} PUTs ...")
         profile = cProfile.Profile()
@@ -313,7 +317,7 @@ def main(argv=None):
         timings = []
         drive(client, key, pool, args.requests, timings)
 
-        report_timing(timers, timings, args.requests, database.kind, plain_ms)
+        report_timing(timers, timings, args.requests, database.kind, plain_ms, plain_cpu_ms)
         report_profile(profile, args.requests, args.top)
         return 0
     except BenchError as error:

@@ -10,6 +10,7 @@ from dashboard import database, formatting
 from dashboard.api.errors import error_response
 from dashboard.extensions import csrf, db, login_manager, mail, migrate
 from dashboard.htmx import is_htmx, toast
+from dashboard.jobs.scheduler import start_scheduler
 from dashboard.listing import MAX_ID
 
 
@@ -36,6 +37,7 @@ def create_app(config=None):
     register_request_hooks(app)
     register_commands(app)
     formatting.register(app)
+    start_scheduler(app)
     return app
 
 
@@ -86,6 +88,7 @@ def register_blueprints(app):
     from dashboard.auth.views import bp as auth_bp
     from dashboard.core.views import bp as core_bp
     from dashboard.incomplete_orders.views import bp as incomplete_orders_bp
+    from dashboard.jobs.views import bp as jobs_bp
     from dashboard.orders.views import bp as orders_bp
     from dashboard.outbox.views import bp as outbox_bp
     from dashboard.recovery.views import bp as recovery_bp
@@ -102,6 +105,7 @@ def register_blueprints(app):
         api_bp,
         outbox_bp,
         recovery_bp,
+        jobs_bp,
     ):
         app.register_blueprint(blueprint)
 

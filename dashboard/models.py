@@ -29,3 +29,7 @@ from dashboard.outbox.models import OutboxMessage  # noqa: E402
 from dashboard.recovery.models import RecoveryAttempt, Suppression  # noqa: E402
 
 __all__ += ["OutboxMessage", "RecoveryAttempt", "Suppression"]
+
+from dashboard.jobs.models import JobRun, SchedulerLease  # noqa: E402
+
+__all__ += ["JobRun", "SchedulerLease"]

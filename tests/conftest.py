@@ -1,11 +1,15 @@
 """Test fixtures: a real database (SQLite file, or PostgreSQL from TEST_DATABASE_URL)
 migrated once with Flask-Migrate, emptied after every test."""
 
+import email
+import email.policy
 import os
 import re
+import socket
 from datetime import timedelta
 
 import pytest
+from aiosmtpd.controller import Controller
 from flask_migrate import upgrade
 from sqlalchemy import create_engine, text
 
@@ -138,3 +142,70 @@ def csrf_token_from(html):
     match = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', html)
     assert match, "no CSRF token in the page"
     return match.group(1)
+
+
+class SmtpServer:
+    """A real SMTP server on loopback (aiosmtpd) that records what it receives.
+
+    `answer("451 try later")` makes it refuse messages with that reply (at DATA, or at
+    RCPT with at="rcpt") until `accept()`; `stop()` takes it down (connections are
+    refused) and `start()` brings it back on the same port.
+    """
+
+    def __init__(self):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.host = "127.0.0.1"
+        self.received = []  # (envelope sender, envelope recipients, parsed message)
+        self.reply, self.reply_at = None, "data"
+        self._controller = None
+
+    @property
+    def messages(self):
+        return [message for _, _, message in self.received]
+
+    def answer(self, reply, at="data"):
+        self.reply, self.reply_at = reply, at
+
+    def accept(self):
+        self.reply = None
+
+    def start(self):
+        self._controller = Controller(self, hostname=self.host, port=self.port)
+        self._controller.start()
+
+    def stop(self):
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.reply and self.reply_at == "rcpt":
+            return self.reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.reply and self.reply_at == "data":
+            return self.reply
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.received.append((envelope.mail_from, list(envelope.rcpt_tos), message))
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture
+def smtp_server(app):
+    """Deliver the app's email over SMTP to a real server on loopback for this test."""
+    server = SmtpServer()
+    server.start()
+    mail = app.extensions["mail"]
+    saved_config = {k: app.config[k] for k in ("MAIL_BACKEND", "MAIL_SERVER", "MAIL_PORT")}
+    saved_mail = {k: getattr(mail, k) for k in ("server", "port", "suppress")}
+    app.config.update(MAIL_BACKEND="smtp", MAIL_SERVER=server.host, MAIL_PORT=server.port)
+    mail.server, mail.port, mail.suppress = server.host, server.port, False
+    yield server
+    server.stop()
+    app.config.update(saved_config)
+    for name, value in saved_mail.items():
+        setattr(mail, name, value)

@@ -133,34 +133,40 @@ def deliver_due(limit=500, now=None):
     ids = _claim_due(limit, now)
     if not ids:
         return counts
-    messages = db.session.scalars(
-        select(OutboxMessage).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id)
-    ).all()
+    outgoing = [
+        (message.id, message.attempts, mailer.build_message(message))
+        for message in db.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id)
+        )
+    ]
+    # Talk to the mail server outside any transaction: on SQLite an open one holds the
+    # write lock, and a slow or dead server would hold up every other writer with it.
+    db.session.commit()
     max_attempts = current_app.config["OUTBOX_MAX_ATTEMPTS"]
     with ExitStack() as connections:
         connection = None
-        for message in messages:
+        for message_id, attempts, message in outgoing:
             try:
                 if connection is None:
                     connection = connections.enter_context(mailer.connect())
-                connection.send(mailer.build_message(message))
+                connection.send(message)
             except (smtplib.SMTPException, OSError) as error:
                 if not isinstance(error, REFUSALS):
                     connection = None  # the connection broke: open a new one for the next
-                if _is_permanent(error) or message.attempts >= max_attempts:
-                    _finish(message.id, status="failed", last_error=_describe(error))
+                if _is_permanent(error) or attempts >= max_attempts:
+                    _finish(message_id, status="failed", last_error=_describe(error))
                     counts["failed"] += 1
                 else:
-                    delay = BACKOFF_SECONDS[min(message.attempts, len(BACKOFF_SECONDS)) - 1]
+                    delay = BACKOFF_SECONDS[min(attempts, len(BACKOFF_SECONDS)) - 1]
                     _finish(
-                        message.id,
+                        message_id,
                         status="queued",
                         last_error=_describe(error),
                         next_attempt_at=utcnow() + timedelta(seconds=delay),
                     )
                     counts["retry"] += 1
                 continue
-            _finish(message.id, status="sent", sent_at=utcnow(), last_error=None)
+            _finish(message_id, status="sent", sent_at=utcnow(), last_error=None)
             counts["sent"] += 1
     return counts
 

@@ -7,7 +7,7 @@ running at once cannot both claim a cart, and the outbox's unique dedupe key sto
 duplicate at the last step anyway.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from flask import current_app, render_template
@@ -49,6 +49,16 @@ class Settings:
             config["RECOVERY_MIN_CART_VALUE"],
         )
 
+    def immediately(self):
+        """The same sequence with no waiting: staff sending the next step now."""
+        return replace(self, delays=tuple(timedelta(0) for _ in self.delays))
+
+    def spacing(self, step):
+        """How long a step waits after the previous email (none for the first step)."""
+        if step == 1:
+            return timedelta(0)
+        return max(self.delays[step - 1] - self.delays[step - 2], timedelta(0))
+
 
 def recovery_dedupe_key(incomplete_order_id, step):
     return f"recovery:{incomplete_order_id}:{step}"
@@ -68,13 +78,20 @@ def due_condition(step, settings, now):
     enough, not unsubscribed, and the customer has not bought since.
 
     A later step also waits its spacing after the previous email (24 h − 1 h by default),
-    so a cart found long after it went quiet gets one step per run, not all at once.
+    and never goes out in the run that sent the previous one (whose time is `now`), so a
+    cart found long after it went quiet gets one step per run, not all at once — also
+    when there is no spacing (send now, or a first delay longer than the second).
     """
     o = IncompleteOrder
     spacing = []
     if step > 1:
-        gap = settings.delays[step - 1] - settings.delays[step - 2]
-        spacing = [or_(o.recovery_last_sent_at.is_(None), o.recovery_last_sent_at <= now - gap)]
+        last_sent = o.recovery_last_sent_at
+        spacing = [
+            or_(
+                last_sent.is_(None),
+                and_(last_sent <= now - settings.spacing(step), last_sent < now),
+            )
+        ]
     return and_(
         *spacing,
         o.status == "open",
@@ -218,6 +235,7 @@ def ledger(order, now=None):
     )
     blocked = why_not(order, settings)
     steps = []
+    previous = order.recovery_last_sent_at  # when the previous step went out, or is due
     for step in range(1, settings.max_attempts + 1):
         attempt = attempts.get(step)
         if attempt is not None:
@@ -233,14 +251,14 @@ def ledger(order, now=None):
         elif blocked:
             steps.append(LedgerStep(step, "blocked", reason=blocked))
         else:
+            # As due_condition: quiet long enough, and spaced after the previous email.
             due_at = order.last_activity_at + settings.delays[step - 1]
-            steps.append(
-                LedgerStep(
-                    step,
-                    "scheduled",
-                    max(due_at, now) if step == order.recovery_attempts + 1 else due_at,
-                )
-            )
+            if previous is not None:
+                due_at = max(due_at, previous + settings.spacing(step))
+            if step == order.recovery_attempts + 1:
+                due_at = max(due_at, now)
+            steps.append(LedgerStep(step, "scheduled", due_at))
+            previous = due_at
     return steps
 
 

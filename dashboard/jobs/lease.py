@@ -1,0 +1,72 @@
+"""A lease row in the database elects the one process that runs the scheduled jobs.
+
+Works the same on SQLite and PostgreSQL: taking or renewing the lease is one conditional
+UPDATE (… WHERE holder = me OR expires_at < now), and the first holder is an INSERT that a
+primary key lets only one process win.
+"""
+
+import os
+import socket
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+
+from dashboard.extensions import db
+from dashboard.jobs.models import SchedulerLease
+from dashboard.timeutil import utcnow
+
+LEASE_NAME = "scheduler"
+
+
+def process_identity():
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def try_acquire(holder, ttl_seconds, now=None):
+    """Take or renew the lease; True when `holder` holds it until now + ttl."""
+    now = now or utcnow()
+    expires = now + timedelta(seconds=ttl_seconds)
+    renewed = db.session.execute(
+        update(SchedulerLease)
+        .where(
+            SchedulerLease.name == LEASE_NAME,
+            (SchedulerLease.holder == holder) | (SchedulerLease.expires_at < now),
+        )
+        .values(holder=holder, expires_at=expires)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if renewed:
+        db.session.commit()
+        return True
+    try:
+        db.session.add(
+            SchedulerLease(name=LEASE_NAME, holder=holder, acquired_at=now, expires_at=expires)
+        )
+        db.session.commit()
+        return True
+    except IntegrityError:
+        db.session.rollback()
+        return False
+
+
+def holds(holder, now=None):
+    now = now or utcnow()
+    lease = current()
+    return lease is not None and lease.holder == holder and lease.expires_at > now
+
+
+def current():
+    lease = db.session.scalar(select(SchedulerLease).where(SchedulerLease.name == LEASE_NAME))
+    db.session.commit()
+    return lease
+
+
+def release(holder):
+    db.session.execute(
+        delete(SchedulerLease).where(
+            SchedulerLease.name == LEASE_NAME, SchedulerLease.holder == holder
+        )
+    )
+    db.session.commit()
