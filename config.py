@@ -86,6 +86,8 @@ class Config:
     SCHEDULER_ENABLED = _env_bool("SCHEDULER_ENABLED", False)
     SCHEDULER_LEASE_SECONDS = _env_int("SCHEDULER_LEASE_SECONDS", 30)
     RECOVERY_RUN_MINUTES = _env_int("RECOVERY_RUN_MINUTES", 5)
+    # Finer control (tests, demos): when set, runs every this many seconds instead.
+    RECOVERY_RUN_SECONDS = _env_int("RECOVERY_RUN_SECONDS", 0)
     DELIVERY_RUN_SECONDS = _env_int("DELIVERY_RUN_SECONDS", 60)
     CLEANUP_HOUR = _env_int("CLEANUP_HOUR", 4)  # in the shop's time zone
     SQLITE_BACKGROUND_CHECKPOINTS = _env_bool("SQLITE_BACKGROUND_CHECKPOINTS", True)

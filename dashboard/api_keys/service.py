@@ -1,6 +1,7 @@
 """Issuing, checking and revoking API keys, and counting their requests."""
 
 import hashlib
+import re
 import hmac
 import secrets
 import time
@@ -15,6 +16,8 @@ from dashboard.extensions import db
 from dashboard.timeutil import utcnow
 
 KEY_PREFIX = "rk_"
+# rk_<8 hex>_<secret>: anything else is refused before it reaches the database.
+KEY_FORMAT = re.compile(r"rk_([0-9a-f]{8})_[A-Za-z0-9_-]{20,100}")
 LAST_USED_PRECISION_SECONDS = 60
 
 
@@ -54,9 +57,10 @@ def revoke_key(key, actor, staff):
 
 def authenticate(plaintext):
     """The active key for a bearer token, or None (unknown, malformed or revoked)."""
-    if not plaintext or not plaintext.startswith(KEY_PREFIX):
+    match = KEY_FORMAT.fullmatch(plaintext or "")
+    if match is None:
         return None
-    prefix = plaintext[len(KEY_PREFIX) :].split("_", 1)[0]
+    prefix = match.group(1)
     key = db.session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
     if key is None or not hmac.compare_digest(key.secret_hash, _hash(plaintext)):
         return None

@@ -49,8 +49,9 @@ class Scheduler:
         self.scheduler.add_job(
             self.renew_lease, IntervalTrigger(seconds=max(1, self.ttl // 3)), id="lease"
         )
+        recovery_seconds = config["RECOVERY_RUN_SECONDS"] or 60 * config["RECOVERY_RUN_MINUTES"]
         self.triggers = {
-            "recovery": IntervalTrigger(minutes=config["RECOVERY_RUN_MINUTES"]),
+            "recovery": IntervalTrigger(seconds=recovery_seconds),
             "delivery": IntervalTrigger(seconds=config["DELIVERY_RUN_SECONDS"]),
             "cleanup": CronTrigger(
                 hour=config["CLEANUP_HOUR"], minute=0, timezone=ZoneInfo(config["SHOP_TIMEZONE"])

@@ -32,10 +32,13 @@ def insert_ignoring_duplicates(rows):
     if not rows:
         return 0
     insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(OutboxMessage.__table__).on_conflict_do_nothing(
-        index_elements=["dedupe_key"]
+    statement = (
+        insert(OutboxMessage.__table__)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(OutboxMessage.id)
     )
-    return db.session.execute(statement, rows).rowcount
+    # Counted from RETURNING: an executemany's rowcount is -1 on PostgreSQL.
+    return len(db.session.execute(statement, rows).all())
 
 
 def outbox_row(

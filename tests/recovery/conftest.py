@@ -1,5 +1,5 @@
-"""Helpers for the recovery tests: simulated time, runs that commit, the outbox as rows,
-and a storefront speaking the API with a real key."""
+"""Helpers for the recovery and outbox tests: simulated time, the database as the tests
+look at it, and a storefront speaking the API with a real key."""
 
 from datetime import timedelta
 
@@ -7,73 +7,117 @@ import pytest
 from sqlalchemy import select
 
 from dashboard.api_keys.service import issue_key
+from dashboard.audit.models import AuditEvent
 from dashboard.audit.service import Actor
 from dashboard.auth.models import Staff
 from dashboard.extensions import db
 from dashboard.incomplete_orders.models import IncompleteOrder
+from dashboard.orders.models import Order
 from dashboard.outbox.models import OutboxMessage
 from dashboard.outbox.service import deliver_due
 from dashboard.recovery.models import RecoveryAttempt
-from dashboard.recovery.service import send_due
+from dashboard.recovery.service import ledger, send_due
 from dashboard.timeutil import utcnow
 from tests.api.conftest import Api
 
 JOB = Actor.system("test-recovery")
+NOTHING = {"sent": 0, "retry": 0, "failed": 0}
 
 
 def hours(n):
     return timedelta(hours=n)
 
 
-def days_ago(n):
-    """A moment `n` days before now: carts made to have gone quiet then."""
-    return utcnow() - timedelta(days=n)
+class Shop:
+    """The database, each call in an application context of its own.
+
+    No transaction stays open between calls (on SQLite an open one blocks every other
+    writer), and the test client's requests never share the test's session or `g`.
+    Returned rows are detached, with their columns loaded.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    def run(self, now, **kwargs):
+        """One recovery run at the simulated time `now`."""
+        with self.app.app_context():
+            result = send_due(JOB, now=now, **kwargs)
+            db.session.commit()
+            return result
+
+    def deliver(self, now=None):
+        with self.app.app_context():
+            return deliver_due(now=now)
+
+    def outbox(self, cart_id=None):
+        """Outbox rows (of one cart's recovery emails, if given), oldest first."""
+        stmt = select(OutboxMessage).order_by(OutboxMessage.id)
+        if cart_id is not None:
+            stmt = stmt.where(
+                OutboxMessage.record_type == "incomplete_order",
+                OutboxMessage.record_id == cart_id,
+            )
+        with self.app.app_context():
+            return db.session.scalars(stmt).all()
+
+    def message(self, message_id):
+        with self.app.app_context():
+            return db.session.get(OutboxMessage, message_id)
+
+    def steps(self, cart_id):
+        """The recovery attempts written for a cart, by step."""
+        with self.app.app_context():
+            return db.session.scalars(
+                select(RecoveryAttempt)
+                .where(RecoveryAttempt.incomplete_order_id == cart_id)
+                .order_by(RecoveryAttempt.step)
+            ).all()
+
+    def cart(self, cart_id):
+        with self.app.app_context():
+            return db.session.get(IncompleteOrder, cart_id)
+
+    def update_cart(self, cart_id, **values):
+        with self.app.app_context():
+            cart = db.session.get(IncompleteOrder, cart_id)
+            for name, value in values.items():
+                setattr(cart, name, value)
+            db.session.commit()
+
+    def order(self, **where):
+        with self.app.app_context():
+            return db.session.scalar(select(Order).filter_by(**where))
+
+    def ledger(self, cart_id, now=None):
+        with self.app.app_context():
+            return ledger(db.session.get(IncompleteOrder, cart_id), now=now)
+
+    def events(self, action):
+        with self.app.app_context():
+            return db.session.scalars(
+                select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
+            ).all()
+
+    def count(self, model):
+        with self.app.app_context():
+            return len(db.session.scalars(select(model)).all())
 
 
-def run(now, **kwargs):
-    """One recovery run at the simulated time `now`; ends its transaction."""
-    result = send_due(JOB, now=now, **kwargs)
-    db.session.commit()
-    return result
+@pytest.fixture
+def shop(app):
+    return Shop(app)
 
 
-def deliver(now):
-    counts = deliver_due(now=now)
-    db.session.commit()
-    return counts
+@pytest.fixture
+def quiet_cart(make_incomplete_order, shop):
+    """A cart whose last activity was `hours_ago` hours ago: (id, that moment)."""
 
+    def make(hours_ago=100, **overrides):
+        cart_id = make_incomplete_order(snapshot_at=utcnow() - hours(hours_ago), **overrides)
+        return cart_id, shop.cart(cart_id).last_activity_at
 
-def outbox(cart_id=None):
-    """Outbox rows (of one cart's recovery emails, if given), oldest first."""
-    stmt = select(OutboxMessage).order_by(OutboxMessage.id)
-    if cart_id is not None:
-        stmt = stmt.where(
-            OutboxMessage.record_type == "incomplete_order", OutboxMessage.record_id == cart_id
-        )
-    rows = db.session.scalars(stmt).all()
-    db.session.commit()
-    return rows
-
-
-def sent_steps(cart_id):
-    """(step, sent_at) of the recovery attempts written for a cart."""
-    rows = db.session.execute(
-        select(RecoveryAttempt.step, RecoveryAttempt.sent_at)
-        .where(RecoveryAttempt.incomplete_order_id == cart_id)
-        .order_by(RecoveryAttempt.step)
-    ).all()
-    db.session.commit()
-    return [tuple(row) for row in rows]
-
-
-def cart(cart_id):
-    return db.session.get(IncompleteOrder, cart_id)
-
-
-def last_activity(cart_id):
-    value = cart(cart_id).last_activity_at
-    db.session.commit()
-    return value
+    return make
 
 
 @pytest.fixture
