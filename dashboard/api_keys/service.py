@@ -1,8 +1,8 @@
 """Issuing, checking and revoking API keys, and counting their requests."""
 
 import hashlib
-import re
 import hmac
+import re
 import secrets
 import time
 
