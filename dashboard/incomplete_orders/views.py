@@ -121,13 +121,31 @@ def _bulk_selection(form):
     return IncompleteOrder.id.in_(ids), ids, {"ids": len(ids)}
 
 
+# Not a status change: queues the next step of the recovery sequence, ignoring its delay.
+SEND_NEXT = service.Transition(
+    "send_next",
+    "Send the next recovery email to",
+    "Queued the next recovery email for",
+    ("open",),
+    "open",
+)
+
+
+def _run_bulk(action, condition, description):
+    actor = Actor.staff(current_user)
+    if action == SEND_NEXT.action:
+        settings = recovery.Settings.from_config().immediately()
+        return recovery.send_due(actor, settings=settings, where=condition).sent
+    return service.bulk_change_status(action, condition, actor, description)
+
+
 @bp.post("/bulk")
 @role_required("agent")
 def bulk():
     form = BulkForm()
-    if not form.validate() or form.action.data not in service.BULK_ACTIONS:
+    if not form.validate() or form.action.data not in (*service.BULK_ACTIONS, SEND_NEXT.action):
         abort(400)
-    transition = service.TRANSITIONS[form.action.data]
+    transition = service.TRANSITIONS.get(form.action.data, SEND_NEXT)
     condition, ids, description = _bulk_selection(form)
     if ids == []:
         message = "Select at least one incomplete order first."
@@ -147,13 +165,16 @@ def bulk():
             ids=ids or [],
             filter_query=request.form.get("filter_query", ""),
         )
-    changed = service.bulk_change_status(
-        form.action.data, condition, Actor.staff(current_user), description
-    )
+    changed = _run_bulk(form.action.data, condition, description)
     db.session.commit()
     message = f"{transition.done} {changed:,} incomplete order{'s' if changed != 1 else ''}."
     if ids and len(ids) > changed:
-        message += f" {len(ids) - changed:,} left as they were: their status does not allow it."
+        why = (
+            "paused, unsubscribed, bought since, without email or with every step sent"
+            if transition is SEND_NEXT
+            else "their status does not allow it"
+        )
+        message += f" {len(ids) - changed:,} left as they were: {why}."
     if is_htmx():
         response = current_app.response_class(
             render_template("incomplete_orders/_bulk_done.html", message=message)

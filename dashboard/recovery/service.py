@@ -140,19 +140,23 @@ def _email_for(order, step, now):
     )
 
 
-def send_due(actor, now=None, dry_run=False, settings=None, only_ids=None):
+def send_due(actor, now=None, dry_run=False, settings=None, only_ids=None, where=None):
     """Write the recovery emails that are due into the outbox (delivery happens apart).
 
-    `only_ids` limits the run to some carts. Returns a RunResult; a dry run writes
-    nothing and lists what it would send.
+    `only_ids` or a `where` condition limit the run to some carts. Returns a RunResult;
+    a dry run writes nothing and lists what it would send.
     """
     now = now or utcnow()
     settings = settings or Settings.from_config()
     result = RunResult()
-    for step in range(1, settings.max_attempts + 1):
+    # Later steps first: a cart moved on in this run matches no later step, so it gets at
+    # most one email per run, even with no waiting ("send the next step now").
+    for step in range(settings.max_attempts, 0, -1):
         condition = due_condition(step, settings, now)
         if only_ids is not None:
             condition = and_(condition, IncompleteOrder.id.in_(only_ids))
+        if where is not None:
+            condition = and_(condition, where)
         after_id = 0
         while True:
             batch = db.session.scalars(

@@ -4,6 +4,7 @@ from urllib.parse import quote
 
 from flask import Blueprint, current_app, redirect, render_template, request
 
+from dashboard import database
 from dashboard.audit.service import Actor
 from dashboard.extensions import csrf, db
 from dashboard.recovery import service
@@ -14,6 +15,9 @@ bp = Blueprint("recovery", __name__)
 
 @bp.get("/r/<token>")
 def restore(token):
+    # A GET that writes (the click): on SQLite it must begin as a writer, or a commit by
+    # anyone else between its read and its write fails it with "database is locked".
+    database.write_intent.set(True)
     target = read_restore_token(token)
     if target is None:
         return render_template("recovery/link_invalid.html")

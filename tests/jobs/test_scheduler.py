@@ -47,8 +47,9 @@ def job_runs(app, **where):
 def lease_holder(app):
     with app.app_context():
         held = lease.current()
+        holder = held.holder if held else None  # current() commits: this reads it again
         db.session.remove()
-        return held.holder if held else None
+        return holder
 
 
 # --------------------------------------------------------------------------- run_job

@@ -135,7 +135,7 @@ def test_closed_or_small_carts_say_why(app, shop, quiet_cart, monkeypatch):
 
 def test_the_detail_page_shows_the_ledger(app, client, login, shop, quiet_cart):
     login("agent")
-    cart_id, quiet = quiet_cart(hours_ago=30)
+    cart_id, quiet = quiet_cart(hours_ago=5)
     shop.run(quiet + hours(1))
     with app.app_context():
         sent = shop_time(quiet + hours(1))
