@@ -11,6 +11,7 @@ ACTION_LABELS = {
     "incomplete_order.convert": "Converted to an order",
     "incomplete_order.bulk_expire": "Expired in bulk",
     "incomplete_order.bulk_cancel": "Cancelled in bulk",
+    "incomplete_order.purge": "Old expired and cancelled carts deleted",
     "order.create": "Order created",
     "staff.create": "Staff account created",
     "staff.change_role": "Staff role changed",

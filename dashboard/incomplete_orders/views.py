@@ -266,7 +266,7 @@ def change_recovery(order_id, change):
                 f"Step {order.recovery_attempts} is in the outbox; it goes out within a minute."
             )
         else:
-            reason = recovery.why_not(order, settings) or "nothing is due"
+            reason = recovery.why_not_now(order, settings) or "nothing is due"
             message, category = f"No email was sent: {reason}.", "warning"
     db.session.commit()
     flash(message, category)

@@ -165,7 +165,7 @@ def deliver_due(limit=500, now=None):
                         message_id,
                         status="queued",
                         last_error=_describe(error),
-                        next_attempt_at=utcnow() + timedelta(seconds=delay),
+                        next_attempt_at=now + timedelta(seconds=delay),
                     )
                     counts["retry"] += 1
                 continue

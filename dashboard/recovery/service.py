@@ -26,6 +26,7 @@ from dashboard.recovery.tokens import public_url, restore_token, unsubscribe_tok
 from dashboard.timeutil import utcnow
 
 BATCH = 1000
+MIN_STEP_GAP = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -54,10 +55,13 @@ class Settings:
         return replace(self, delays=tuple(timedelta(0) for _ in self.delays))
 
     def spacing(self, step):
-        """How long a step waits after the previous email (none for the first step)."""
+        """How long a step waits after the previous email (none for the first step).
+
+        Never less than a minute: a double-clicked "send the next step now" sends one.
+        """
         if step == 1:
             return timedelta(0)
-        return max(self.delays[step - 1] - self.delays[step - 2], timedelta(0))
+        return max(self.delays[step - 1] - self.delays[step - 2], MIN_STEP_GAP)
 
 
 def recovery_dedupe_key(incomplete_order_id, step):
@@ -78,20 +82,13 @@ def due_condition(step, settings, now):
     enough, not unsubscribed, and the customer has not bought since.
 
     A later step also waits its spacing after the previous email (24 h − 1 h by default),
-    and never goes out in the run that sent the previous one (whose time is `now`), so a
-    cart found long after it went quiet gets one step per run, not all at once — also
-    when there is no spacing (send now, or a first delay longer than the second).
+    so a cart found long after it went quiet gets its steps spaced, not all at once.
     """
     o = IncompleteOrder
     spacing = []
     if step > 1:
         last_sent = o.recovery_last_sent_at
-        spacing = [
-            or_(
-                last_sent.is_(None),
-                and_(last_sent <= now - settings.spacing(step), last_sent < now),
-            )
-        ]
+        spacing = [or_(last_sent.is_(None), last_sent <= now - settings.spacing(step))]
     return and_(
         *spacing,
         o.status == "open",
@@ -264,6 +261,16 @@ def ledger(order, now=None):
             steps.append(LedgerStep(step, "scheduled", due_at))
             previous = due_at
     return steps
+
+
+def why_not_now(order, settings, now=None):
+    """Why "send the next step now" sends nothing: why_not, or a step sent a moment ago."""
+    now = now or utcnow()
+    reason = why_not(order, settings)
+    last_sent = order.recovery_last_sent_at
+    if reason is None and last_sent is not None and now - last_sent < MIN_STEP_GAP:
+        reason = f"step {order.recovery_attempts} went out less than a minute ago"
+    return reason
 
 
 def why_not(order, settings):

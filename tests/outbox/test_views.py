@@ -1,0 +1,129 @@
+"""The outbox pages: emails by status and kind; one email as the customer sees it, its text,
+attempts and last error; customer-supplied text is escaped everywhere."""
+
+import re
+from html.parser import HTMLParser
+
+from sqlalchemy import update
+
+from dashboard.audit.service import Actor
+from dashboard.extensions import db
+from dashboard.incomplete_orders.models import IncompleteOrder
+from dashboard.orders.service import convert_to_order
+from dashboard.outbox.models import OutboxMessage
+from tests.recovery.conftest import hours
+
+SCRIPT = '<script>alert("owned")</script>'
+
+
+class Iframes(HTMLParser):
+    """The attributes of every <iframe> in a page, unescaped as a browser reads them."""
+
+    def __init__(self, html):
+        super().__init__()
+        self.found = []
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "iframe":
+            self.found.append(dict(attrs))
+
+
+def set_status(app, message_id, **values):
+    with app.app_context():
+        db.session.execute(
+            update(OutboxMessage).where(OutboxMessage.id == message_id).values(**values)
+        )
+        db.session.commit()
+
+
+def some_emails(app, shop, quiet_cart):
+    """Three recovery emails and one order confirmation, in three states."""
+    carts = [quiet_cart(email=f"c{i}@example.com")[0] for i in range(3)]
+    shop.run(shop.cart(carts[-1]).last_activity_at + hours(1))
+    sent, failed, queued = (shop.outbox(cart_id)[0].id for cart_id in carts)
+    set_status(app, sent, status="sent", attempts=1)
+    set_status(app, failed, status="failed", attempts=3, last_error="550 no such user")
+    with app.app_context():
+        convert_to_order(db.session.get(IncompleteOrder, carts[0]), Actor.system("test"))
+        db.session.commit()
+    (confirmation,) = [m.id for m in shop.outbox() if m.kind == "order_confirmation"]
+    return {"sent": sent, "failed": failed, "queued": queued, "confirmation": confirmation}
+
+
+def listed(html):
+    """Ids of the emails a list page links to."""
+    return {int(i) for i in re.findall(r'href="/outbox/(\d+)"', html)}
+
+
+def test_the_list_filters_by_status_and_kind(app, client, login, shop, quiet_cart):
+    emails = some_emails(app, shop, quiet_cart)
+    login("viewer")
+
+    page = client.get("/outbox/")
+    assert page.status_code == 200
+    assert listed(page.text) == set(emails.values())
+    assert "4 emails" in page.text
+    assert listed(client.get("/outbox/?status=failed").text) == {emails["failed"]}
+    assert "550 no such user" in client.get("/outbox/?status=failed").text
+    assert listed(client.get("/outbox/?status=queued").text) == {
+        emails["queued"],
+        emails["confirmation"],
+    }
+    assert listed(client.get("/outbox/?kind=order_confirmation").text) == {emails["confirmation"]}
+    assert listed(client.get("/outbox/?kind=recovery&status=sent").text) == {emails["sent"]}
+    assert "No emails match." in client.get("/outbox/?kind=recovery&status=sending").text
+    # An htmx request gets the table alone.
+    fragment = client.get("/outbox/?status=failed", headers={"HX-Request": "true"})
+    assert "<html" not in fragment.text and listed(fragment.text) == {emails["failed"]}
+
+
+def test_an_email_shows_its_html_sandboxed_its_text_attempts_and_last_error(
+    app, client, login, shop, quiet_cart
+):
+    emails = some_emails(app, shop, quiet_cart)
+    login("viewer")
+    message = shop.message(emails["failed"])
+
+    page = client.get(f"/outbox/{message.id}")
+    assert page.status_code == 200
+    (iframe,) = Iframes(page.text).found
+    assert "sandbox" in iframe and iframe["sandbox"] in ("", None)  # nothing allowed
+    assert iframe["srcdoc"] == message.body_html
+    assert "Return to my cart" in iframe["srcdoc"]
+    assert "you left these items in your cart" in page.text  # the text version
+    assert "<dt>Attempts</dt><dd>3</dd>" in page.text
+    assert "550 no such user" in page.text
+    assert message.dedupe_key in page.text
+    assert "List-Unsubscribe" in page.text
+    assert ">Retry<" not in page.text  # viewers cannot retry
+
+
+def test_customer_text_is_escaped_in_the_email_and_the_outbox_pages(
+    app, client, login, shop, quiet_cart, smtp_server
+):
+    cart_id, quiet = quiet_cart(name=SCRIPT)
+    shop.run(quiet + hours(1))
+    (message,) = shop.outbox(cart_id)
+    assert SCRIPT not in message.body_html
+    assert "&lt;script&gt;alert(&#34;owned&#34;)&lt;/script&gt;" in message.body_html
+    assert f"Hello {SCRIPT}," in message.body_text  # plain text: shown as text
+
+    shop.deliver(quiet + hours(1))
+    html = smtp_server.messages[0].get_body(("html",)).get_content()
+    assert SCRIPT not in html and "&lt;script&gt;" in html
+
+    login("viewer")
+    for path in ("/outbox/", f"/outbox/{message.id}"):
+        page = client.get(path)
+        assert page.status_code == 200
+        assert "<script>alert(" not in page.text
+    page = client.get(f"/outbox/{message.id}")
+    assert "Hello &lt;script&gt;alert(" in page.text  # the text version, escaped
+    (iframe,) = Iframes(page.text).found
+    assert iframe["srcdoc"] == message.body_html  # still escaped inside the frame
+
+
+def test_the_outbox_needs_a_login(client, shop, quiet_cart):
+    response = client.get("/outbox/")
+    assert response.status_code == 302 and "/login" in response.location
