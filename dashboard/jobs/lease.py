@@ -11,7 +11,8 @@ import uuid
 from datetime import timedelta
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from dashboard.extensions import db
 from dashboard.jobs.models import SchedulerLease
@@ -40,15 +41,15 @@ def try_acquire(holder, ttl_seconds, now=None):
     if renewed:
         db.session.commit()
         return True
-    try:
-        db.session.add(
-            SchedulerLease(name=LEASE_NAME, holder=holder, acquired_at=now, expires_at=expires)
-        )
-        db.session.commit()
-        return True
-    except IntegrityError:
-        db.session.rollback()
-        return False
+    # The very first holder; the primary key lets one process win, quietly.
+    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    inserted = db.session.execute(
+        insert(SchedulerLease.__table__)
+        .values(name=LEASE_NAME, holder=holder, acquired_at=now, expires_at=expires)
+        .on_conflict_do_nothing(index_elements=["name"])
+    ).rowcount
+    db.session.commit()
+    return inserted == 1
 
 
 def holds(holder, now=None):
@@ -58,7 +59,10 @@ def holds(holder, now=None):
 
 
 def current():
+    """The lease row, detached (readable after the transaction ends), or None."""
     lease = db.session.scalar(select(SchedulerLease).where(SchedulerLease.name == LEASE_NAME))
+    if lease is not None:
+        db.session.expunge(lease)
     db.session.commit()
     return lease
 

@@ -1,0 +1,88 @@
+"""A recovery email from the agent's side, in a real browser: read a due cart's ledger,
+send the next step now, and find the email in the outbox as the customer will see it."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from playwright.sync_api import expect
+
+from dashboard.incomplete_orders.service import ItemSnapshot
+from dashboard.recovery.tokens import read_restore_token
+from dashboard.timeutil import utcnow
+
+pytestmark = pytest.mark.browser
+
+CUSTOMER = "mara.lindgren@example.com"
+SUBJECT = "You left something in your cart"
+RESTORE_LINK = re.compile(r"https?://[^\s\"']+/r/([^\s\"'/]+)")
+
+
+@pytest.fixture
+def due_cart(make_incomplete_order):
+    """A cart quiet for three days: its first recovery email is due."""
+    return make_incomplete_order(
+        name="Mara Lindgren",
+        email=CUSTOMER,
+        snapshot_at=utcnow() - timedelta(days=3),
+        items=[
+            ItemSnapshot("SKU-LAMP", "Brass desk lamp", 1, 8900),
+            ItemSnapshot("SKU-MUG", "Stoneware mug", 2, 1450),
+        ],
+    )
+
+
+def test_agent_sends_the_next_step_now_and_reads_the_email_in_the_outbox(
+    app, page, console_errors, sign_in, make_staff, due_cart
+):
+    make_staff("agent")
+    sign_in()
+
+    # The ledger: step 1 is due, so it is scheduled for now; the later steps follow it.
+    page.goto(f"/incomplete-orders/{due_cart}")
+    recovery = page.locator("#recovery")
+    expect(recovery.get_by_role("heading", name="Recovery emails")).to_be_visible()
+    steps = recovery.locator("li.ledger-step")
+    expect(steps).to_have_count(3)
+    expect(steps.nth(0)).to_contain_text("Step 1")
+    expect(steps.nth(0)).to_contain_text("Scheduled for")
+
+    recovery.get_by_role("button", name="Send next step now").click()
+
+    expect(page.get_by_role("status")).to_contain_text(
+        "Step 1 is in the outbox; it goes out within a minute."
+    )
+    expect(page).to_have_url(re.compile(rf"/incomplete-orders/{due_cart}#recovery$"))
+    expect(steps.nth(0)).to_contain_text("Sent")
+    expect(steps.nth(0)).to_contain_text("(queued)")
+    expect(steps.nth(1)).to_contain_text("Step 2")
+    expect(steps.nth(1)).to_contain_text("Scheduled for")
+
+    # Agents read the outbox: the email is there, queued.
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Outbox").click()
+    expect(page).to_have_url(re.compile(r"/outbox/$"))
+    row = page.locator("tbody tr", has_text=CUSTOMER)
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("queued")
+    row.get_by_role("link", name=SUBJECT).click()
+
+    # As the customer sees it: the items and the button back to the cart.
+    expect(page.get_by_role("heading", level=1)).to_have_text(SUBJECT)
+    email = page.frame_locator("iframe.email-preview")
+    expect(email.get_by_text("Brass desk lamp")).to_be_visible()
+    expect(email.get_by_text("Stoneware mug × 2")).to_be_visible()
+    button = email.get_by_role("link", name="Return to my cart")
+    expect(button).to_be_visible()
+    html_link = button.get_attribute("href")
+
+    # The text version carries the same restore link, for this cart's step 1.
+    text = page.locator("pre.email-text")
+    expect(text).to_contain_text("Return to your cart: ")
+    expect(text).to_contain_text("Brass desk lamp")
+    text_link = RESTORE_LINK.search(text.inner_text())
+    assert text_link, "no restore link in the text version"
+    assert text_link.group(0) == html_link
+    with app.app_context():
+        assert read_restore_token(text_link.group(1)) == (due_cart, 1)
+
+    assert console_errors == []
