@@ -47,9 +47,10 @@ def try_acquire(holder, ttl_seconds, now=None):
         insert(SchedulerLease.__table__)
         .values(name=LEASE_NAME, holder=holder, acquired_at=now, expires_at=expires)
         .on_conflict_do_nothing(index_elements=["name"])
-    ).rowcount
+        .returning(SchedulerLease.__table__.c.name)
+    ).first()
     db.session.commit()
-    return inserted == 1
+    return inserted is not None
 
 
 def holds(holder, now=None):

@@ -20,17 +20,26 @@ class Job:
     name: str
     title: str
     run: object  # () -> dict of counts
-    every: str  # how often, in words, for the /jobs/ page
 
 
 JOBS = {
     job.name: job
     for job in (
-        Job("recovery", "Recovery emails", recovery_jobs.recovery_run, "every 5 minutes"),
-        Job("delivery", "Outbox delivery", recovery_jobs.delivery_run, "every minute"),
-        Job("cleanup", "Clean-up", recovery_jobs.cleanup_run, "daily"),
+        Job("recovery", "Recovery emails", recovery_jobs.recovery_run),
+        Job("delivery", "Outbox delivery", recovery_jobs.delivery_run),
+        Job("cleanup", "Clean-up", recovery_jobs.cleanup_run),
     )
 }
+
+
+def schedule_in_words(config):
+    """How often each job runs, as the settings say, for the /jobs/ page."""
+    recovery = config["RECOVERY_RUN_SECONDS"] or 60 * config["RECOVERY_RUN_MINUTES"]
+    return {
+        "recovery": f"every {recovery:,} s",
+        "delivery": f"every {config['DELIVERY_RUN_SECONDS']:,} s",
+        "cleanup": f"daily at {config['CLEANUP_HOUR']:02d}:00 shop time",
+    }
 
 
 def run_job(name, trigger, holder):

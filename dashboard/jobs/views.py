@@ -6,7 +6,7 @@ from dashboard.auth.permissions import role_required
 from dashboard.extensions import db
 from dashboard.jobs import lease
 from dashboard.jobs.models import JobRun
-from dashboard.jobs.runner import JOBS, run_in_background
+from dashboard.jobs.runner import JOBS, run_in_background, schedule_in_words
 from dashboard.recovery import service as recovery
 
 bp = Blueprint("jobs", __name__, url_prefix="/jobs")
@@ -32,6 +32,7 @@ def list_jobs():
     return render_template(
         "jobs/list.html",
         jobs=JOBS,
+        schedule=schedule_in_words(current_app.config),
         runs=runs,
         lease=lease.current(),
         next_runs=scheduler.next_runs() if scheduler else {},
