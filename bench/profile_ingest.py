@@ -10,8 +10,8 @@ sockets). Three passes of --requests PUTs after a warm-up:
 2. cProfile: own time grouped by library, and the top functions.
 3. Timers: the request's parts wrapped in timers (patched in from this process; the
    app's code is not changed), every SQL statement timed with SQLAlchemy's cursor
-   events and attributed to the part that ran it, COMMIT and ROLLBACK timed at the
-   dialect.
+   events and attributed to the part that ran it, COMMIT, ROLLBACK and the pool's
+   pre-ping timed at the dialect.
 
 Usage (from the project root):
 
@@ -217,10 +217,14 @@ def report_timing(timers, timings, count, kind, plain_ms, plain_cpu_ms):
 
     print("\n| SQL statement | run by | per PUT | avg ms | ms per PUT |")
     print("| --- | --- | ---: | ---: | ---: |")
-    total_n = total_s = 0
-    for (part, statement), (n, seconds) in sorted(timers.sql.items(), key=lambda kv: -kv[1][1]):
-        total_n, total_s = total_n + n, total_s + seconds
+    rows = defaultdict(lambda: [0, 0.0])  # statements that read the same once shortened
+    for (part, statement), (n, seconds) in timers.sql.items():
         run_by = " › ".join(name.split(" ")[0].rstrip(":") for name in part.split(" > "))
+        rows[(statement, run_by)][0] += n
+        rows[(statement, run_by)][1] += seconds
+    total_n = total_s = 0
+    for (statement, run_by), (n, seconds) in sorted(rows.items(), key=lambda kv: -kv[1][1]):
+        total_n, total_s = total_n + n, total_s + seconds
         print(
             f"| `{statement}` | {run_by} | {n / count:.2f} "
             f"| {seconds / n * 1000:.3f} | {seconds / count * 1000:.3f} |"
