@@ -122,7 +122,11 @@ def _cart_out(order):
         ],
         created_at=as_utc(order.created_at),
         last_activity_at=as_utc(order.last_activity_at),
-        order_number=order.converted_order.number if order.converted_order else None,
+        order_number=(
+            order.converted_order.number
+            if order.status == "converted" and order.converted_order
+            else None
+        ),
     )
 
 
@@ -192,13 +196,14 @@ def put_incomplete_order(cart_id):
         order, outcome = apply_snapshot(snapshot, keys.actor_for(g.api_key))
     except IncompleteOrderError as error:
         raise ApiError(422, str(error)) from None
-    db.session.commit()
     message = SNAPSHOT_MESSAGES[outcome].format(status=order.status if order else "")
+    # Built before the commit, from what the session holds: no reloading afterwards.
     result = schemas.SnapshotResult(
         outcome="ignored" if outcome in ("final", "ignored") else outcome,
         message=message,
         incomplete_order=_cart_out(order) if order else None,
     )
+    db.session.commit()
     return _json(result, 201 if outcome == "created" else 200)
 
 
@@ -244,8 +249,8 @@ def post_order():
         ) from None
     except ConversionRefused as error:
         raise ApiError(409, str(error), code="cart_not_convertible") from None
-    db.session.commit()
     result = schemas.OrderResult(outcome=outcome, converted_cart=converted, order=_order_out(order))
+    db.session.commit()
     return _json(result, 201 if outcome == "created" else 200)
 
 
