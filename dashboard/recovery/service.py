@@ -15,6 +15,7 @@ from sqlalchemy import and_, exists, insert, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from dashboard.audit.service import record, record_bulk
+from dashboard.database import write_intent
 from dashboard.extensions import db
 from dashboard.formatting import shop_time
 from dashboard.incomplete_orders.models import IncompleteOrder
@@ -142,6 +143,11 @@ def send_due(actor, now=None, dry_run=False, settings=None, only_ids=None, where
 
     `only_ids` or a `where` condition limit the run to some carts. Returns a RunResult;
     a dry run writes nothing and lists what it would send.
+
+    Each batch is read and rendered in a read-only transaction, then claimed and written
+    in a short write transaction whose UPDATE checks the whole due condition again: on
+    SQLite other writers (staff, the storefront) never wait behind the rendering. Like a
+    job, it commits per batch: call it with no changes of your own pending.
     """
     now = now or utcnow()
     settings = settings or Settings.from_config()
@@ -156,52 +162,57 @@ def send_due(actor, now=None, dry_run=False, settings=None, only_ids=None, where
             condition = and_(condition, where)
         after_id = 0
         while True:
-            batch = db.session.scalars(
-                select(IncompleteOrder)
-                .where(condition, IncompleteOrder.id > after_id)
-                .order_by(IncompleteOrder.id)
-                .limit(BATCH)
-                .options(selectinload(IncompleteOrder.items))
-            ).all()
+            reading = write_intent.set(False)
+            try:
+                batch = db.session.scalars(
+                    select(IncompleteOrder)
+                    .where(condition, IncompleteOrder.id > after_id)
+                    .order_by(IncompleteOrder.id)
+                    .limit(BATCH)
+                    .options(selectinload(IncompleteOrder.items))
+                ).all()
+                if batch and not dry_run:
+                    emails = {o.id: _email_for(o, step, now) for o in batch}
+                planned = [(o.id, o.email, step) for o in batch]
+                db.session.rollback()  # end the read; nothing was written
+            finally:
+                write_intent.reset(reading)
             if not batch:
                 break
-            after_id = batch[-1].id
+            after_id = planned[-1][0]
             if dry_run:
-                result.planned += [(o.id, o.email, step) for o in batch]
+                result.planned += planned
                 continue
-            sent = _send_step(batch, step, actor, now)
+            sent = _send_step(emails, condition, step, actor, now)
             db.session.commit()
             result.sent += sent
             result.by_step[step] = result.by_step.get(step, 0) + sent
-    if dry_run:
-        db.session.rollback()
     return result
 
 
-def _send_step(batch, step, actor, now):
-    claimed = set(
+def _send_step(emails, condition, step, actor, now):
+    """Claim the carts still due (one UPDATE), then write their attempts and emails."""
+    claimed = (
         db.session.execute(
             update(IncompleteOrder)
-            .where(
-                IncompleteOrder.id.in_([o.id for o in batch]),
-                IncompleteOrder.recovery_attempts == step - 1,
-                IncompleteOrder.status == "open",
-            )
+            .where(IncompleteOrder.id.in_(list(emails)), condition)
             .values(recovery_attempts=step, recovery_last_sent_at=now)
             .returning(IncompleteOrder.id)
             .execution_options(synchronize_session=False)
-        ).scalars()
+        )
+        .scalars()
+        .all()
     )
-    orders = [o for o in batch if o.id in claimed]
-    if not orders:
+    if not claimed:
         return 0
+    claimed.sort()
     db.session.execute(
         insert(RecoveryAttempt),
-        [{"incomplete_order_id": o.id, "step": step, "sent_at": now} for o in orders],
+        [{"incomplete_order_id": order_id, "step": step, "sent_at": now} for order_id in claimed],
     )
-    insert_ignoring_duplicates([_email_for(o, step, now) for o in orders])
-    record_bulk(actor, "recovery.send", "incomplete_order", [o.id for o in orders], step=step)
-    return len(orders)
+    insert_ignoring_duplicates([emails[order_id] for order_id in claimed])
+    record_bulk(actor, "recovery.send", "incomplete_order", claimed, step=step)
+    return len(claimed)
 
 
 @dataclass
