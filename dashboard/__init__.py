@@ -32,6 +32,7 @@ def create_app(config=None):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     register_extensions(app)
+    register_email_renderers(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_request_hooks(app)
@@ -79,6 +80,13 @@ def register_extensions(app):
             # Never swap a login form into a table cell: send the browser there instead.
             return "", 401, {"HX-Redirect": login_url}
         return redirect(login_url)
+
+
+def register_email_renderers(app):
+    """Outbox kinds whose content is written when the message goes out, not when queued."""
+    from dashboard.recovery.emails import render_batch
+
+    app.extensions["outbox_renderers"] = {"recovery": render_batch}
 
 
 def register_blueprints(app):

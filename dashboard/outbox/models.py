@@ -3,7 +3,8 @@ import json
 from dashboard.extensions import db
 from dashboard.timeutil import utcnow
 
-OUTBOX_STATUSES = ("queued", "sending", "sent", "failed")
+# withdrawn: no longer wanted when it was about to go out (the customer bought, say).
+OUTBOX_STATUSES = ("queued", "sending", "sent", "failed", "withdrawn")
 
 
 class OutboxMessage(db.Model):
@@ -11,6 +12,10 @@ class OutboxMessage(db.Model):
 
     The unique dedupe key (e.g. recovery:<incomplete order id>:<step>) makes a second
     decision to send the same email fail at the database, whatever process made it.
+
+    A message may be queued with no content (subject and bodies NULL): its kind's renderer
+    writes it when it first goes out, from the record as it is then (see
+    dashboard.outbox.service.deliver_due). Once written, the content is what was sent.
     """
 
     __tablename__ = "outbox_messages"
@@ -19,9 +24,9 @@ class OutboxMessage(db.Model):
     kind = db.Column(db.String(32), nullable=False)
     dedupe_key = db.Column(db.String(120), nullable=False, unique=True)
     to_email = db.Column(db.String(254), nullable=False)
-    subject = db.Column(db.String(200), nullable=False)
-    body_text = db.Column(db.Text, nullable=False)
-    body_html = db.Column(db.Text, nullable=False)
+    subject = db.Column(db.String(200))
+    body_text = db.Column(db.Text)
+    body_html = db.Column(db.Text)
     headers_json = db.Column(db.Text, nullable=False, default="{}")
     status = db.Column(db.String(12), nullable=False, default="queued")
     attempts = db.Column(db.Integer, nullable=False, default=0)
@@ -40,6 +45,10 @@ class OutboxMessage(db.Model):
         db.Index("ix_outbox_messages_record", "record_type", "record_id"),
         db.Index("ix_outbox_messages_kind_status", "kind", "status", "id"),
     )
+
+    @property
+    def written(self):
+        return self.body_html is not None
 
     @property
     def headers(self):

@@ -4,11 +4,19 @@ Delivery errs on the side of at-least-once: a process killed after the server ac
 message but before it was marked sent delivers it again once its claim runs out (the
 repeat carries the same Message-ID). Never marking an unsent message as sent matters more
 to a shop than a rare duplicate.
+
+Content is written when the decision is made (an order confirmation), or, for kinds with
+a renderer in ``app.extensions["outbox_renderers"]``, when the message first goes out:
+a recovery run then only decides, which keeps it fast, and the email shows the cart as
+it is when it leaves. A renderer may also withdraw a message nobody wants any more (the
+customer bought in between); it is marked withdrawn with the reason, never sent.
 """
 
 import json
 import smtplib
+from collections import defaultdict
 from contextlib import ExitStack
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from flask import current_app
@@ -27,6 +35,37 @@ REFUSALS = (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused)
 BACKOFF_SECONDS = (60, 300, 900, 3600, 3 * 3600, 6 * 3600, 12 * 3600)
 
 
+@dataclass(frozen=True)
+class Content:
+    """What a renderer writes for a message."""
+
+    subject: str
+    body_text: str
+    body_html: str
+    headers: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Withdrawn:
+    """A renderer's answer for a message that must not go out, and why."""
+
+    reason: str
+
+
+def render(messages):
+    """Content or Withdrawn for each message queued without content, by id, from its
+    kind's renderer (one call per kind, for the whole batch)."""
+    renderers = current_app.extensions["outbox_renderers"]
+    by_kind = defaultdict(list)
+    for message in messages:
+        if not message.written:
+            by_kind[message.kind].append(message)
+    rendered = {}
+    for kind, group in by_kind.items():
+        rendered.update(renderers[kind](group))
+    return rendered
+
+
 def insert_ignoring_duplicates(rows):
     """Write outbox rows; a row whose dedupe key exists already is dropped. Returns the count."""
     if not rows:
@@ -42,8 +81,18 @@ def insert_ignoring_duplicates(rows):
 
 
 def outbox_row(
-    kind, dedupe_key, to_email, subject, body_text, body_html, headers=None, record=None, now=None
+    kind,
+    dedupe_key,
+    to_email,
+    subject=None,
+    body_text=None,
+    body_html=None,
+    headers=None,
+    record=None,
+    now=None,
 ):
+    """A row for insert_ignoring_duplicates. With no content, the kind's renderer writes it
+    when the message goes out."""
     now = now or utcnow()
     return {
         "kind": kind,
@@ -132,46 +181,86 @@ def _finish(message_id, **values):
 def deliver_due(limit=500, now=None):
     """Deliver queued messages whose time has come. Returns counts by outcome."""
     now = now or utcnow()
-    counts = {"sent": 0, "retry": 0, "failed": 0}
+    counts = {"sent": 0, "retry": 0, "failed": 0, "withdrawn": 0}
     ids = _claim_due(limit, now)
     if not ids:
         return counts
+    messages = db.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id)
+    ).all()
+    counts["withdrawn"] = _write_content(messages)
     outgoing = [
         (message.id, message.attempts, mailer.build_message(message))
-        for message in db.session.scalars(
-            select(OutboxMessage).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id)
-        )
+        for message in messages
+        if message.status == "sending"
     ]
     # Talk to the mail server outside any transaction: on SQLite an open one holds the
     # write lock, and a slow or dead server would hold up every other writer with it.
     db.session.commit()
-    max_attempts = current_app.config["OUTBOX_MAX_ATTEMPTS"]
+    # Nothing loaded is needed any more; each message's own commit below need not expire
+    # the batch's messages and carts one by one.
+    db.session.expunge_all()
     with ExitStack() as connections:
         connection = None
+        # Could not connect: the rest of the batch waits too, rather than each message
+        # waiting out the timeout of a server that is down or silent.
+        unreachable = None
         for message_id, attempts, message in outgoing:
-            try:
-                if connection is None:
-                    connection = connections.enter_context(mailer.connect())
-                connection.send(message)
-            except (smtplib.SMTPException, OSError) as error:
-                if not isinstance(error, REFUSALS):
-                    connection = None  # the connection broke: open a new one for the next
-                if _is_permanent(error) or attempts >= max_attempts:
-                    _finish(message_id, status="failed", last_error=_describe(error))
-                    counts["failed"] += 1
-                else:
-                    delay = BACKOFF_SECONDS[min(attempts, len(BACKOFF_SECONDS)) - 1]
-                    _finish(
-                        message_id,
-                        status="queued",
-                        last_error=_describe(error),
-                        next_attempt_at=now + timedelta(seconds=delay),
-                    )
-                    counts["retry"] += 1
-                continue
-            _finish(message_id, status="sent", sent_at=utcnow(), last_error=None)
-            counts["sent"] += 1
+            error = unreachable
+            if error is None:
+                try:
+                    if connection is None:
+                        connection = connections.enter_context(mailer.connect())
+                    connection.send(message)
+                except (smtplib.SMTPException, OSError) as failure:
+                    error = failure
+                    if connection is None:
+                        unreachable = failure
+                    elif not isinstance(failure, REFUSALS):
+                        connection = None  # the connection broke: open a new one for the next
+            if error is None:
+                _finish(message_id, status="sent", sent_at=utcnow(), last_error=None)
+                counts["sent"] += 1
+            else:
+                counts[_fail_or_retry(message_id, attempts, error, now)] += 1
     return counts
+
+
+def _fail_or_retry(message_id, attempts, error, now):
+    """A message that did not go: failed for good, or queued again after a backoff."""
+    if _is_permanent(error) or attempts >= current_app.config["OUTBOX_MAX_ATTEMPTS"]:
+        _finish(message_id, status="failed", last_error=_describe(error))
+        return "failed"
+    delay = BACKOFF_SECONDS[min(attempts, len(BACKOFF_SECONDS)) - 1]
+    _finish(
+        message_id,
+        status="queued",
+        last_error=_describe(error),
+        next_attempt_at=now + timedelta(seconds=delay),
+    )
+    return "retry"
+
+
+def _write_content(messages):
+    """Write the content of messages queued without it, or withdraw them; returns how many
+    were withdrawn. Committed before sending: what goes out is what the outbox shows."""
+    withdrawn = 0
+    for message_id, outcome in render(messages).items():
+        message = db.session.get(OutboxMessage, message_id)
+        if isinstance(outcome, Withdrawn):
+            message.status, message.last_error, message.claimed_until = (
+                "withdrawn",
+                outcome.reason,
+                None,
+            )
+            withdrawn += 1
+        else:
+            message.subject = outcome.subject
+            message.body_text = outcome.body_text
+            message.body_html = outcome.body_html
+            message.headers_json = json.dumps(outcome.headers)
+    db.session.flush()
+    return withdrawn
 
 
 def retry_now(message):

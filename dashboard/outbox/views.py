@@ -63,7 +63,16 @@ def list_messages():
 @role_required("viewer")
 def detail(message_id):
     message = db.session.get(OutboxMessage, message_id) or abort(404)
-    return render_template("outbox/detail.html", message=message, kinds=KINDS)
+    if message.written:
+        content = message
+    elif message.status == "withdrawn":
+        content = service.Withdrawn(message.last_error)
+    else:  # not written yet: show it as it would be written if it went out now
+        content = service.render([message])[message.id]
+    withdrawn = isinstance(content, service.Withdrawn)
+    return render_template(
+        "outbox/detail.html", message=message, content=content, withdrawn=withdrawn, kinds=KINDS
+    )
 
 
 @bp.post("/<int:message_id>/retry")

@@ -21,7 +21,7 @@ def recovery_run(hours_after=None, max_attempts=None, dry_run=False, echo=None):
 
 def delivery_run(limit=500):
     """Deliver what the outbox holds that is due, a batch at a time."""
-    totals = {"sent": 0, "retry": 0, "failed": 0}
+    totals = {"sent": 0, "retry": 0, "failed": 0, "withdrawn": 0}
     for _ in range(MAX_DELIVERY_ROUNDS):
         counts = deliver_due(limit)
         for name, value in counts.items():

@@ -4,18 +4,18 @@ Set-based: a run selects due carts a batch at a time, claims them with one condi
 UPDATE (… WHERE recovery_attempts = step - 1), and writes their attempts and outbox rows
 in bulk, so the number of statements grows with batches, not with carts. Two processes
 running at once cannot both claim a cart, and the outbox's unique dedupe key stops a
-duplicate at the last step anyway.
+duplicate at the last step anyway. The outbox rows carry no content: the emails are
+written when they go out (dashboard.recovery.emails), and withdrawn if by then they are
+no longer wanted.
 """
 
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
-from flask import current_app, render_template
+from flask import current_app
 from sqlalchemy import and_, exists, insert, or_, select, update
-from sqlalchemy.orm import selectinload
 
 from dashboard.audit.service import record, record_bulk
-from dashboard.database import write_intent
 from dashboard.extensions import db
 from dashboard.formatting import shop_time
 from dashboard.incomplete_orders.models import IncompleteOrder
@@ -23,7 +23,6 @@ from dashboard.orders.models import Order
 from dashboard.outbox.models import OutboxMessage
 from dashboard.outbox.service import insert_ignoring_duplicates, outbox_row
 from dashboard.recovery.models import RecoveryAttempt, Suppression
-from dashboard.recovery.tokens import public_url, restore_token, unsubscribe_token
 from dashboard.timeutil import utcnow
 
 BATCH = 1000
@@ -69,6 +68,12 @@ def recovery_dedupe_key(incomplete_order_id, step):
     return f"recovery:{incomplete_order_id}:{step}"
 
 
+def read_dedupe_key(key):
+    """(incomplete order id, step) from a recovery_dedupe_key."""
+    _, order_id, step = key.split(":")
+    return int(order_id), int(step)
+
+
 def _bought_after_last_activity():
     o = IncompleteOrder
     same_customer = or_(
@@ -78,9 +83,21 @@ def _bought_after_last_activity():
     return exists().where(same_customer, Order.placed_at > o.last_activity_at)
 
 
+def still_wanted():
+    """Open, not paused, not unsubscribed, and the customer has not bought since the cart's
+    last activity: checked when a step is due, and again when its email goes out."""
+    o = IncompleteOrder
+    return and_(
+        o.status == "open",
+        o.recovery_paused_at.is_(None),
+        ~exists().where(Suppression.email == o.email),
+        ~_bought_after_last_activity(),
+    )
+
+
 def due_condition(step, settings, now):
-    """Open, has an email, worth it, not paused, steps before this one sent, quiet long
-    enough, not unsubscribed, and the customer has not bought since.
+    """Still wanted (above), has an email, worth it, steps before this one sent, and quiet
+    long enough.
 
     A later step also waits its spacing after the previous email (24 h − 1 h by default),
     so a cart found long after it went quiet gets its steps spaced, not all at once.
@@ -92,14 +109,11 @@ def due_condition(step, settings, now):
         spacing = [or_(last_sent.is_(None), last_sent <= now - settings.spacing(step))]
     return and_(
         *spacing,
-        o.status == "open",
         o.email.is_not(None),
         o.subtotal >= settings.min_cart_value,
-        o.recovery_paused_at.is_(None),
         o.recovery_attempts == step - 1,
         o.last_activity_at <= now - settings.delays[step - 1],
-        ~exists().where(Suppression.email == o.email),
-        ~_bought_after_last_activity(),
+        still_wanted(),
     )
 
 
@@ -110,44 +124,14 @@ class RunResult:
     planned: list = field(default_factory=list)  # (incomplete order id, email, step) in a dry run
 
 
-def _email_for(order, step, now):
-    token = restore_token(order.id, step)
-    restore_url = public_url("recovery.restore", token=token)
-    unsubscribe_url = public_url("recovery.unsubscribe", token=unsubscribe_token(order.email))
-    context = dict(
-        order=order,
-        step=step,
-        restore_url=restore_url,
-        unsubscribe_url=unsubscribe_url,
-        shop=current_app.config,
-    )
-    subject = render_template("emails/recovery_subject.txt", **context).strip()
-    return outbox_row(
-        "recovery",
-        recovery_dedupe_key(order.id, step),
-        order.email,
-        subject,
-        render_template("emails/recovery.txt", **context),
-        render_template("emails/recovery.html", **context),
-        headers={
-            "List-Unsubscribe": f"<{unsubscribe_url}>",
-            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-        },
-        record=("incomplete_order", order.id),
-        now=now,
-    )
-
-
 def send_due(actor, now=None, dry_run=False, settings=None, only_ids=None, where=None):
-    """Write the recovery emails that are due into the outbox (delivery happens apart).
+    """Queue the recovery emails that are due in the outbox (written and delivered apart).
 
     `only_ids` or a `where` condition limit the run to some carts. Returns a RunResult;
     a dry run writes nothing and lists what it would send.
 
-    Each batch is read and rendered in a read-only transaction, then claimed and written
-    in a short write transaction whose UPDATE checks the whole due condition again: on
-    SQLite other writers (staff, the storefront) never wait behind the rendering. Like a
-    job, it commits per batch: call it with no changes of your own pending.
+    Like a job, it commits per batch (short write transactions, so on SQLite staff and the
+    storefront never wait long): call it with no changes of your own pending.
     """
     now = now or utcnow()
     settings = settings or Settings.from_config()
@@ -162,63 +146,67 @@ def send_due(actor, now=None, dry_run=False, settings=None, only_ids=None, where
             condition = and_(condition, where)
         after_id = 0
         while True:
-            reading = write_intent.set(False)
-            try:
-                batch = db.session.scalars(
-                    select(IncompleteOrder)
-                    .where(condition, IncompleteOrder.id > after_id)
-                    .order_by(IncompleteOrder.id)
-                    .limit(BATCH)
-                    .options(selectinload(IncompleteOrder.items))
-                ).all()
-                if batch and not dry_run:
-                    emails = {o.id: _email_for(o, step, now) for o in batch}
-                planned = [(o.id, o.email, step) for o in batch]
-                db.session.rollback()  # end the read; nothing was written
-            finally:
-                write_intent.reset(reading)
+            batch = db.session.execute(
+                select(IncompleteOrder.id, IncompleteOrder.email)
+                .where(condition, IncompleteOrder.id > after_id)
+                .order_by(IncompleteOrder.id)
+                .limit(BATCH)
+            ).all()
             if not batch:
+                db.session.rollback()  # end the read
                 break
-            after_id = planned[-1][0]
+            after_id = batch[-1].id
             if dry_run:
-                result.planned += planned
+                result.planned += [(order_id, email, step) for order_id, email in batch]
                 continue
-            sent = _send_step(emails, condition, step, actor, now)
+            sent = _send_step([row.id for row in batch], condition, step, actor, now)
             db.session.commit()
             result.sent += sent
             result.by_step[step] = result.by_step.get(step, 0) + sent
     return result
 
 
-def _send_step(emails, condition, step, actor, now):
-    """Claim the carts still due (one UPDATE), then write their attempts and emails."""
-    claimed = (
-        db.session.execute(
-            update(IncompleteOrder)
-            .where(IncompleteOrder.id.in_(list(emails)), condition)
-            .values(recovery_attempts=step, recovery_last_sent_at=now)
-            .returning(IncompleteOrder.id)
-            .execution_options(synchronize_session=False)
-        )
-        .scalars()
-        .all()
-    )
+def _send_step(order_ids, condition, step, actor, now):
+    """Claim the carts still due (one UPDATE), then write their attempts and outbox rows."""
+    claimed = db.session.execute(
+        update(IncompleteOrder)
+        .where(IncompleteOrder.id.in_(order_ids), condition)
+        .values(recovery_attempts=step, recovery_last_sent_at=now)
+        .returning(IncompleteOrder.id, IncompleteOrder.email)
+        .execution_options(synchronize_session=False)
+    ).all()
     if not claimed:
         return 0
     claimed.sort()
     db.session.execute(
         insert(RecoveryAttempt),
-        [{"incomplete_order_id": order_id, "step": step, "sent_at": now} for order_id in claimed],
+        [
+            {"incomplete_order_id": order_id, "step": step, "sent_at": now}
+            for order_id, _ in claimed
+        ],
     )
-    insert_ignoring_duplicates([emails[order_id] for order_id in claimed])
-    record_bulk(actor, "recovery.send", "incomplete_order", claimed, step=step)
+    insert_ignoring_duplicates(
+        [
+            outbox_row(
+                "recovery",
+                recovery_dedupe_key(order_id, step),
+                email,
+                record=("incomplete_order", order_id),
+                now=now,
+            )
+            for order_id, email in claimed
+        ]
+    )
+    record_bulk(actor, "recovery.send", "incomplete_order", [i for i, _ in claimed], step=step)
     return len(claimed)
 
 
 @dataclass
 class LedgerStep:
     step: int
-    state: str  # sent | scheduled | blocked
+    state: (
+        str  # sent | withdrawn (queued, then not wanted when due to go out) | scheduled | blocked
+    )
     at: object = None  # when sent, or when it is due
     reason: str | None = None
     clicked_at: object = None
@@ -236,28 +224,31 @@ def ledger(order, now=None):
             select(RecoveryAttempt).where(RecoveryAttempt.incomplete_order_id == order.id)
         )
     }
-    deliveries = dict(
-        db.session.execute(
-            select(OutboxMessage.dedupe_key, OutboxMessage.status).where(
+    deliveries = {
+        key: (status, note)
+        for key, status, note in db.session.execute(
+            select(OutboxMessage.dedupe_key, OutboxMessage.status, OutboxMessage.last_error).where(
                 OutboxMessage.record_type == "incomplete_order",
                 OutboxMessage.record_id == order.id,
                 OutboxMessage.kind == "recovery",
             )
-        ).all()
-    )
+        )
+    }
     blocked = why_not(order, settings)
     steps = []
     previous = order.recovery_last_sent_at  # when the previous step went out, or is due
     for step in range(1, settings.max_attempts + 1):
         attempt = attempts.get(step)
         if attempt is not None:
+            delivery, note = deliveries.get(recovery_dedupe_key(order.id, step), (None, None))
             steps.append(
                 LedgerStep(
                     step,
-                    "sent",
+                    "withdrawn" if delivery == "withdrawn" else "sent",
                     attempt.sent_at,
+                    reason=note if delivery == "withdrawn" else None,
                     clicked_at=attempt.clicked_at,
-                    delivery=deliveries.get(recovery_dedupe_key(order.id, step)),
+                    delivery=delivery,
                 )
             )
         elif blocked:
@@ -370,10 +361,27 @@ def record_click(incomplete_order_id, step):
 
 
 def attribute_conversion(order, incomplete_order_id):
-    """Mark an order recovered if its cart had been sent recovery emails."""
+    """Mark an order recovered if its cart had been sent recovery emails.
+
+    An email still waiting in the outbox, failed or withdrawn never reached the customer,
+    so it recovered nothing.
+    """
     attempts = db.session.scalars(
         select(RecoveryAttempt).where(RecoveryAttempt.incomplete_order_id == incomplete_order_id)
     ).all()
+    undelivered = set(
+        db.session.scalars(
+            select(OutboxMessage.dedupe_key).where(
+                OutboxMessage.record_type == "incomplete_order",
+                OutboxMessage.record_id == incomplete_order_id,
+                OutboxMessage.kind == "recovery",
+                OutboxMessage.status != "sent",
+            )
+        )
+    )
+    attempts = [
+        a for a in attempts if recovery_dedupe_key(incomplete_order_id, a.step) not in undelivered
+    ]
     if not attempts:
         return
     now = utcnow()

@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from dashboard.incomplete_orders.service import ItemSnapshot
+from dashboard.outbox.service import deliver_due
 from dashboard.recovery.tokens import read_restore_token
 from dashboard.timeutil import utcnow
 
@@ -58,16 +59,27 @@ def test_agent_sends_the_next_step_now_and_reads_the_email_in_the_outbox(
     expect(steps.nth(1)).to_contain_text("Step 2")
     expect(steps.nth(1)).to_contain_text("Scheduled for")
 
-    # Agents read the outbox: the email is there, queued.
+    # Agents read the outbox: the email is there, queued, to be written when it goes out.
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Outbox").click()
     expect(page).to_have_url(re.compile(r"/outbox/$"))
     row = page.locator("tbody tr", has_text=CUSTOMER)
     expect(row).to_have_count(1)
     expect(row).to_contain_text("queued")
-    row.get_by_role("link", name=SUBJECT).click()
+    row.get_by_role("link", name="Step 1 reminder, written when it goes out").click()
+    expect(page.get_by_role("status")).to_contain_text("This is how it reads now.")
+    expect(
+        page.frame_locator("iframe.email-preview").get_by_text("Brass desk lamp")
+    ).to_be_visible()
+
+    # The delivery job sends it; the page now shows the email as it went out.
+    with app.app_context():
+        assert deliver_due()["sent"] == 1
+    page.reload()
+    expect(page.get_by_role("heading", level=1)).to_have_text(SUBJECT)
+    expect(page.locator(".badge", has_text="sent")).to_be_visible()
+    expect(page.get_by_text("This is how it reads now.")).to_have_count(0)
 
     # As the customer sees it: the items and the button back to the cart.
-    expect(page.get_by_role("heading", level=1)).to_have_text(SUBJECT)
     email = page.frame_locator("iframe.email-preview")
     expect(email.get_by_text("Brass desk lamp")).to_be_visible()
     expect(email.get_by_text("Stoneware mug × 2")).to_be_visible()

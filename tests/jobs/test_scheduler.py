@@ -77,7 +77,7 @@ def test_a_delivery_run_counts_what_the_mail_server_took(ctx, due_carts, smtp_se
     run = run_job("delivery", "schedule", "host:1:test")
 
     assert run.outcome == "ok"
-    assert run.counts == {"sent": 4, "retry": 0, "failed": 0}
+    assert run.counts == {"sent": 4, "retry": 0, "failed": 0, "withdrawn": 0}
     assert len(smtp_server.messages) == 4
 
 

@@ -11,7 +11,7 @@ from dashboard.extensions import db
 from dashboard.incomplete_orders.models import IncompleteOrder
 from dashboard.orders.service import convert_to_order
 from dashboard.outbox.models import OutboxMessage
-from tests.recovery.conftest import hours
+from tests.recovery.conftest import NOTHING, hours
 
 SCRIPT = '<script>alert("owned")</script>'
 
@@ -40,10 +40,12 @@ def set_status(app, message_id, **values):
 def some_emails(app, shop, quiet_cart):
     """Three recovery emails and one order confirmation, in three states."""
     carts = [quiet_cart(email=f"c{i}@example.com")[0] for i in range(3)]
-    shop.run(shop.cart(carts[-1]).last_activity_at + hours(1))
+    now = shop.cart(carts[-1]).last_activity_at + hours(1)
+    shop.run(now)
+    shop.deliver(now)  # written (and printed: the console backend)
     sent, failed, queued = (shop.outbox(cart_id)[0].id for cart_id in carts)
-    set_status(app, sent, status="sent", attempts=1)
     set_status(app, failed, status="failed", attempts=3, last_error="550 no such user")
+    set_status(app, queued, status="queued", attempts=0, sent_at=None)
     with app.app_context():
         convert_to_order(db.session.get(IncompleteOrder, carts[0]), Actor.system("test"))
         db.session.commit()
@@ -104,12 +106,12 @@ def test_customer_text_is_escaped_in_the_email_and_the_outbox_pages(
 ):
     cart_id, quiet = quiet_cart(name=SCRIPT)
     shop.run(quiet + hours(1))
+    shop.deliver(quiet + hours(1))
     (message,) = shop.outbox(cart_id)
     assert SCRIPT not in message.body_html
     assert "&lt;script&gt;alert(&#34;owned&#34;)&lt;/script&gt;" in message.body_html
     assert f"Hello {SCRIPT}," in message.body_text  # plain text: shown as text
 
-    shop.deliver(quiet + hours(1))
     html = smtp_server.messages[0].get_body(("html",)).get_content()
     assert SCRIPT not in html and "&lt;script&gt;" in html
 
@@ -127,3 +129,32 @@ def test_customer_text_is_escaped_in_the_email_and_the_outbox_pages(
 def test_the_outbox_needs_a_login(client, shop, quiet_cart):
     response = client.get("/outbox/")
     assert response.status_code == 302 and "/login" in response.location
+
+
+def test_an_email_not_written_yet_shows_how_it_reads_now_or_why_it_would_be_withdrawn(
+    app, client, login, shop, quiet_cart
+):
+    cart_id, quiet = quiet_cart(email="ada@example.com", name="Ada")
+    shop.run(quiet + hours(1))
+    (message,) = shop.outbox(cart_id)
+    assert message.body_html is None  # written when it goes out
+    login("viewer")
+
+    assert "Step 1 reminder, written when it goes out" in client.get("/outbox/").text
+    page = client.get(f"/outbox/{message.id}")
+    assert page.status_code == 200
+    assert "This is how it reads now." in page.text
+    (iframe,) = Iframes(page.text).found
+    assert "Hello Ada," in iframe["srcdoc"] and "Return to my cart" in iframe["srcdoc"]
+    assert "List-Unsubscribe" in page.text
+    assert shop.message(message.id).body_html is None  # looking writes nothing
+
+    shop.update_cart(cart_id, recovery_paused_at=quiet, recovery_paused_by="agent@example.com")
+    page = client.get(f"/outbox/{message.id}")
+    assert "it would be withdrawn if it went out now: paused by agent@example.com" in page.text
+    assert Iframes(page.text).found == []
+
+    assert shop.deliver() == {**NOTHING, "withdrawn": 1}
+    page = client.get(f"/outbox/{message.id}")
+    assert "Withdrawn before it went out, so never written or sent: paused by agent@" in page.text
+    assert listed(client.get("/outbox/?status=withdrawn").text) == {message.id}

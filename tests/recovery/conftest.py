@@ -21,7 +21,7 @@ from dashboard.timeutil import utcnow
 from tests.api.conftest import Api
 
 JOB = Actor.system("test-recovery")
-NOTHING = {"sent": 0, "retry": 0, "failed": 0}
+NOTHING = {"sent": 0, "retry": 0, "failed": 0, "withdrawn": 0}
 # The settings these tests count on, whatever the environment says.
 SETTINGS = {
     "SHOP_NAME": "Reclaim Demo Shop",

@@ -53,6 +53,7 @@ def test_staff_conversion_after_two_emails_and_a_click(app, client, shop, quiet_
 def test_storefront_conversion_after_one_email(shop, quiet_cart, storefront):
     cart_id, quiet = quiet_cart(cart_id="cart-sf", email="ada@example.com")
     shop.run(quiet + hours(1))
+    shop.deliver(quiet + hours(1))
     response = storefront.post_order(
         number="SHOP-9",
         cart_id="cart-sf",
@@ -84,3 +85,23 @@ def test_a_conversion_without_recovery_emails_is_not_recovered(app, shop, quiet_
     order = shop.order(id=order_id)
     assert (order.recovered_step, order.recovery_clicked) == (None, False)
     confirmation(shop, order_id)  # the customer is told all the same
+
+
+def test_a_conversion_while_the_email_waits_in_the_outbox_is_not_credited_to_it(
+    app, shop, quiet_cart, smtp_server
+):
+    cart_id, quiet = quiet_cart(email="ada@example.com")
+    assert shop.run(quiet + hours(1)).by_step == {1: 1}  # queued, not delivered yet
+
+    order_id = convert(app, cart_id)
+    order = shop.order(id=order_id)
+    assert (order.recovered_step, order.recovery_clicked) == (None, False)
+    assert all(a.converted_at is None for a in shop.steps(cart_id))
+
+    # The confirmation goes out; the reminder, no longer wanted, does not.
+    assert shop.deliver() == {**NOTHING, "sent": 1, "withdrawn": 1}
+    assert [m["Subject"] for m in smtp_server.messages] == [
+        f"Your order {order.number} at Reclaim Demo Shop"
+    ]
+    (reminder,) = shop.outbox(cart_id)
+    assert reminder.last_error == f"converted into order {order.number}"

@@ -55,11 +55,13 @@ def test_a_run_queues_and_delivers_and_prints_counts(cli, shop, quiet_cart, smtp
     quiet_cart(hours_ago=0.5, email="fresh@example.com")
 
     output = cli("send-recovery-emails")
-    assert output.strip() == "queued: 2, step_1: 2, sent: 2, retry: 0, failed: 0"
+    assert output.strip() == "queued: 2, step_1: 2, sent: 2, retry: 0, failed: 0, withdrawn: 0"
     assert sorted(m["To"] for m in smtp_server.messages) == ["a@example.com", "b@example.com"]
     assert {m.status for m in shop.outbox()} == {"sent"}
 
-    assert cli("send-recovery-emails").strip() == "queued: 0, sent: 0, retry: 0, failed: 0"
+    assert cli("send-recovery-emails").strip() == (
+        "queued: 0, sent: 0, retry: 0, failed: 0, withdrawn: 0"
+    )
     assert len(smtp_server.messages) == 2
 
 

@@ -13,7 +13,7 @@ from dashboard.incomplete_orders.service import ItemSnapshot, apply_snapshot
 from dashboard.orders.models import Order
 from dashboard.outbox.service import insert_ignoring_duplicates, outbox_row
 from dashboard.recovery.models import RecoveryAttempt, Suppression
-from dashboard.recovery.service import recovery_dedupe_key, send_due
+from dashboard.recovery.service import recovery_dedupe_key, send_due, unsubscribe
 from dashboard.recovery.tokens import unsubscribe_token
 from dashboard.timeutil import as_utc, utcnow
 from tests.conftest import snapshot
@@ -76,6 +76,66 @@ def test_an_order_reported_between_two_steps_stops_the_rest(shop, quiet_cart, st
         assert shop.run(quiet + hours(after)).sent == 0
     assert steps_sent(shop, cart_id) == [1]
     assert shop.cart(cart_id).status == "open"  # another cart became the order
+
+
+# --- not when it stopped holding between the run and the delivery ----------------------
+
+
+def test_an_email_queued_before_the_customer_bought_is_withdrawn_not_sent(
+    shop, quiet_cart, storefront, smtp_server
+):
+    cart_id, quiet = quiet_cart(email="ada@example.com")
+    assert shop.run(quiet + hours(1)).by_step == {1: 1}
+    # Before the email goes out (the mail server was down, say) the customer buys.
+    response = storefront.post_order(
+        number="SHOP-78", email="ada@example.com", placed_at=as_utc(quiet + hours(2)).isoformat()
+    )
+    assert response.status_code == 201, response.json
+
+    assert shop.deliver() == {**NOTHING, "withdrawn": 1}
+    assert smtp_server.messages == []
+    (message,) = shop.outbox(cart_id)
+    assert message.status == "withdrawn" and message.body_html is None
+    assert message.last_error.startswith("bought order SHOP-78 on ")
+    first = shop.ledger(cart_id)[0]
+    assert (first.state, first.reason) == ("withdrawn", message.last_error)
+    assert shop.deliver() == NOTHING  # withdrawn for good
+
+
+def _unsubscribe(app, shop, cart_id):
+    with app.app_context():
+        unsubscribe("ada@example.com", JOB)
+        db.session.commit()
+
+
+def _pause(app, shop, cart_id):
+    shop.update_cart(cart_id, recovery_paused_at=utcnow(), recovery_paused_by="agent@example.com")
+
+
+def _expire(app, shop, cart_id):
+    shop.update_cart(cart_id, status="expired", status_changed_at=utcnow())
+
+
+@pytest.mark.parametrize(
+    "change, reason",
+    [
+        (_unsubscribe, "unsubscribed on "),
+        (_pause, "paused by agent@example.com on "),
+        (_expire, "expired on "),
+    ],
+)
+def test_an_email_queued_before_a_stop_is_withdrawn(
+    app, shop, quiet_cart, smtp_server, change, reason
+):
+    cart_id, quiet = quiet_cart(email="ada@example.com")
+    other, later = quiet_cart(email="bob@example.com")
+    assert shop.run(later + hours(1)).sent == 2
+    change(app, shop, cart_id)
+
+    assert shop.deliver() == {**NOTHING, "sent": 1, "withdrawn": 1}
+    assert [m["To"] for m in smtp_server.messages] == ["bob@example.com"]
+    (message,) = shop.outbox(cart_id)
+    assert message.status == "withdrawn" and message.last_error.startswith(reason)
 
 
 # --- never the same email twice ---------------------------------------------------------
@@ -278,6 +338,7 @@ def test_new_activity_restarts_the_clock_for_the_next_step(app, shop, quiet_cart
     assert shop.run(quiet + hours(24)).sent == 0  # 24 h after the old activity: not yet
     assert shop.run(back + hours(24) - timedelta(minutes=1)).sent == 0
     assert shop.run(back + hours(24)).by_step == {2: 1}
+    shop.deliver(back + hours(24))
     assert "Linen shirt x 3" in shop.outbox(cart_id)[-1].body_text  # the cart as it is now
 
 

@@ -115,6 +115,7 @@ def test_each_step_has_its_own_words_and_restore_link(app, shop, quiet_cart):
     cart_id, quiet = quiet_cart(email="ada@example.com")
     for after in (1, 24, 72):
         shop.run(quiet + hours(after))
+        shop.deliver(quiet + hours(after))
     rows = shop.outbox(cart_id)
     assert [m.subject for m in rows] == [SUBJECTS[1], SUBJECTS[2], SUBJECTS[3]]
     assert "you left these items in your cart" in rows[0].body_text

@@ -1,0 +1,78 @@
+"""Recovery emails, written when they go out: the outbox's renderer for kind "recovery".
+
+A recovery run only decides: it claims the carts and queues outbox rows with no content.
+Delivery writes each email from the cart as it is then, or withdraws it when the email is
+no longer wanted: the customer bought or unsubscribed, or staff paused or closed the cart,
+since the run. A mail server down for hours must not turn into reminders after a purchase.
+"""
+
+from flask import current_app, render_template
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from dashboard.extensions import db
+from dashboard.incomplete_orders.models import IncompleteOrder
+from dashboard.outbox.service import Content, Withdrawn
+from dashboard.recovery.models import Suppression
+from dashboard.recovery.service import Settings, read_dedupe_key, still_wanted, why_not
+from dashboard.recovery.tokens import public_url, restore_token, unsubscribe_token
+
+
+def recovery_email(order, step, to_email):
+    """The email for one step of one cart, to the address it was queued for."""
+    unsubscribe_url = public_url("recovery.unsubscribe", token=unsubscribe_token(to_email))
+    context = dict(
+        order=order,
+        step=step,
+        restore_url=public_url("recovery.restore", token=restore_token(order.id, step)),
+        unsubscribe_url=unsubscribe_url,
+        shop=current_app.config,
+    )
+    return Content(
+        subject=render_template("emails/recovery_subject.txt", **context).strip(),
+        body_text=render_template("emails/recovery.txt", **context),
+        body_html=render_template("emails/recovery.html", **context),
+        headers={
+            "List-Unsubscribe": f"<{unsubscribe_url}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
+    )
+
+
+def render_batch(messages):
+    """Content or Withdrawn for each recovery message, by message id: three queries for
+    the batch, none per message."""
+    steps = {m.id: read_dedupe_key(m.dedupe_key) for m in messages}
+    order_ids = {order_id for order_id, _ in steps.values()}
+    orders = {
+        o.id: o
+        for o in db.session.scalars(
+            select(IncompleteOrder)
+            .where(IncompleteOrder.id.in_(order_ids))
+            .options(selectinload(IncompleteOrder.items))
+        )
+    }
+    wanted = set(
+        db.session.scalars(
+            select(IncompleteOrder.id).where(IncompleteOrder.id.in_(order_ids), still_wanted())
+        )
+    )
+    unsubscribed = set(
+        db.session.scalars(
+            select(Suppression.email).where(Suppression.email.in_({m.to_email for m in messages}))
+        )
+    )
+    settings = Settings.from_config()
+    rendered = {}
+    for message in messages:
+        order_id, step = steps[message.id]
+        order = orders.get(order_id)
+        if order is None:
+            rendered[message.id] = Withdrawn("the cart no longer exists")
+        elif order_id not in wanted:
+            rendered[message.id] = Withdrawn(why_not(order, settings) or "no longer due")
+        elif message.to_email in unsubscribed:
+            rendered[message.id] = Withdrawn(f"{message.to_email} unsubscribed")
+        else:
+            rendered[message.id] = recovery_email(order, step, message.to_email)
+    return rendered
