@@ -15,7 +15,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from dashboard.extensions import db
-from dashboard.jobs.models import SchedulerLease
+from dashboard.jobs.models import JobRun, SchedulerLease
 from dashboard.timeutil import utcnow
 
 LEASE_NAME = "scheduler"
@@ -26,9 +26,20 @@ def process_identity():
 
 
 def try_acquire(holder, ttl_seconds, now=None):
-    """Take or renew the lease; True when `holder` holds it until now + ttl."""
+    """Take or renew the lease; True when `holder` holds it until now + ttl.
+
+    Taking over from a holder that stopped renewing (it died) also ends the runs it left
+    "running": they are marked interrupted, not left running forever on /jobs/.
+    """
     now = now or utcnow()
     expires = now + timedelta(seconds=ttl_seconds)
+    lapsed = db.session.scalar(
+        select(SchedulerLease.holder).where(
+            SchedulerLease.name == LEASE_NAME,
+            SchedulerLease.holder != holder,
+            SchedulerLease.expires_at < now,
+        )
+    )
     renewed = db.session.execute(
         update(SchedulerLease)
         .where(
@@ -39,6 +50,8 @@ def try_acquire(holder, ttl_seconds, now=None):
         .execution_options(synchronize_session=False)
     ).rowcount
     if renewed:
+        if lapsed is not None:
+            _interrupt_runs(lapsed, holder, now)
         db.session.commit()
         return True
     # The very first holder; the primary key lets one process win, quietly.
@@ -51,6 +64,19 @@ def try_acquire(holder, ttl_seconds, now=None):
     ).first()
     db.session.commit()
     return inserted is not None
+
+
+def _interrupt_runs(lapsed, holder, now):
+    db.session.execute(
+        update(JobRun)
+        .where(JobRun.holder == lapsed, JobRun.outcome == "running")
+        .values(
+            outcome="interrupted",
+            finished_at=now,
+            error=f"{lapsed} stopped renewing the scheduler lease; {holder} took over",
+        )
+        .execution_options(synchronize_session=False)
+    )
 
 
 def holds(holder, now=None):

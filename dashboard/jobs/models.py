@@ -27,7 +27,8 @@ class JobRun(db.Model):
     holder = db.Column(db.String(120), nullable=False)
     started_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     finished_at = db.Column(db.DateTime)
-    outcome = db.Column(db.String(12), nullable=False, default="running")  # running | ok | error
+    # running | ok | error | interrupted (its process died and another took the lease)
+    outcome = db.Column(db.String(12), nullable=False, default="running")
     counts_json = db.Column(db.Text, nullable=False, default="{}")
     error = db.Column(db.Text)
 

@@ -7,9 +7,11 @@ import threading
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from dashboard.extensions import db
 from dashboard.jobs import lease
+from dashboard.jobs.models import JobRun
 from dashboard.timeutil import utcnow
 
 TTL = 30
@@ -65,6 +67,25 @@ def test_another_process_takes_over_an_expired_lease(ctx):
     assert lease.holds("host:102:b", now=later)
     # The old holder, back from a long pause, cannot renew what it lost.
     assert not lease.try_acquire("host:101:a", TTL, now=later + seconds(1))
+
+
+def test_taking_over_ends_the_runs_the_old_holder_left_running(ctx):
+    now = utcnow()
+    assert lease.try_acquire("host:101:a", TTL, now=now)
+    for holder in ("host:101:a", "host:103:c"):  # c: a manager's "run now" elsewhere
+        db.session.add(JobRun(job="recovery", trigger="schedule", holder=holder, started_at=now))
+    db.session.commit()
+
+    assert lease.try_acquire("host:101:a", TTL, now=now + seconds(10))  # renewing: no change
+    assert {r.outcome for r in db.session.scalars(select(JobRun))} == {"running"}
+
+    later = now + seconds(10 + TTL + 1)
+    assert lease.try_acquire("host:102:b", TTL, now=later)
+    runs = {run.holder: run for run in db.session.scalars(select(JobRun))}
+    dead = runs["host:101:a"]
+    assert (dead.outcome, dead.finished_at) == ("interrupted", later)
+    assert dead.error == "host:101:a stopped renewing the scheduler lease; host:102:b took over"
+    assert runs["host:103:c"].outcome == "running"
 
 
 def test_a_released_lease_lets_another_in_at_once(ctx):
