@@ -6,9 +6,7 @@ import re
 import secrets
 import time
 
-from sqlalchemy import delete, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import delete, func, select, text, update
 
 from dashboard.api_keys.models import ApiKey, ApiRequestCount
 from dashboard.audit.service import Actor, record
@@ -56,12 +54,16 @@ def revoke_key(key, actor, staff):
 
 
 def authenticate(plaintext):
-    """The active key for a bearer token, or None (unknown, malformed or revoked)."""
+    """The active key for a bearer token (its id and name), or None (unknown, malformed or
+    revoked). Read as a plain row: this runs on every API request."""
     match = KEY_FORMAT.fullmatch(plaintext or "")
     if match is None:
         return None
-    prefix = match.group(1)
-    key = db.session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+    key = db.session.execute(
+        select(
+            ApiKey.id, ApiKey.name, ApiKey.secret_hash, ApiKey.revoked_at, ApiKey.last_used_at
+        ).where(ApiKey.prefix == match.group(1))
+    ).first()
     if key is None or not hmac.compare_digest(key.secret_hash, _hash(plaintext)):
         return None
     if key.revoked_at is not None:
@@ -71,8 +73,22 @@ def authenticate(plaintext):
         key.last_used_at is None
         or (now - key.last_used_at).total_seconds() > LAST_USED_PRECISION_SECONDS
     ):
-        key.last_used_at = now
+        db.session.execute(
+            update(ApiKey)
+            .where(ApiKey.id == key.id)
+            .values(last_used_at=now)
+            .execution_options(synchronize_session=False)
+        )
     return key
+
+
+# The same SQL on SQLite and PostgreSQL; as text it is compiled once, where the dialects'
+# INSERT … ON CONFLICT constructs would be compiled again for every request.
+COUNT_REQUEST = text(
+    "INSERT INTO api_request_counts (api_key_id, minute, count) VALUES (:key, :minute, 1) "
+    "ON CONFLICT (api_key_id, minute) DO UPDATE SET count = api_request_counts.count + 1 "
+    "RETURNING count"
+)
 
 
 def count_request(key, limit_per_minute):
@@ -82,18 +98,7 @@ def count_request(key, limit_per_minute):
     """
     now = time.time()
     minute = int(now // 60)
-    table = ApiRequestCount.__table__
-    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = (
-        insert(table)
-        .values(api_key_id=key.id, minute=minute, count=1)
-        .on_conflict_do_update(
-            index_elements=[table.c.api_key_id, table.c.minute],
-            set_={"count": table.c.count + 1},
-        )
-        .returning(table.c.count)
-    )
-    count = db.session.execute(statement).scalar_one()
+    count = db.session.execute(COUNT_REQUEST, {"key": key.id, "minute": minute}).scalar_one()
     if count == 1:  # first request of a minute: forget the old minutes
         db.session.execute(
             delete(ApiRequestCount).where(
