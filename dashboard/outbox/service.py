@@ -52,9 +52,17 @@ class Withdrawn:
     reason: str
 
 
+@dataclass(frozen=True)
+class Unwritable:
+    """A renderer's answer for a message it failed to write: marked failed with the error,
+    so one bad message never holds up the rest of its batch."""
+
+    error: str
+
+
 def render(messages):
-    """Content or Withdrawn for each message queued without content, by id, from its
-    kind's renderer (one call per kind, for the whole batch)."""
+    """Content, Withdrawn or Unwritable for each message queued without content, by id,
+    from its kind's renderer (one call per kind, for the whole batch)."""
     renderers = current_app.extensions["outbox_renderers"]
     by_kind = defaultdict(list)
     for message in messages:
@@ -188,7 +196,7 @@ def deliver_due(limit=500, now=None):
     messages = db.session.scalars(
         select(OutboxMessage).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id)
     ).all()
-    counts["withdrawn"] = _write_content(messages)
+    counts.update(_write_content(messages))
     outgoing = [
         (message.id, message.attempts, mailer.build_message(message))
         for message in messages
@@ -242,25 +250,27 @@ def _fail_or_retry(message_id, attempts, error, now):
 
 
 def _write_content(messages):
-    """Write the content of messages queued without it, or withdraw them; returns how many
-    were withdrawn. Committed before sending: what goes out is what the outbox shows."""
-    withdrawn = 0
+    """Write the content of messages queued without it, withdraw them, or fail them; returns
+    how many were withdrawn and failed. Committed before sending: what goes out is what the
+    outbox shows."""
+    counts = {"withdrawn": 0, "failed": 0}
     for message_id, outcome in render(messages).items():
         message = db.session.get(OutboxMessage, message_id)
-        if isinstance(outcome, Withdrawn):
-            message.status, message.last_error, message.claimed_until = (
-                "withdrawn",
-                outcome.reason,
-                None,
-            )
-            withdrawn += 1
-        else:
+        if isinstance(outcome, Content):
             message.subject = outcome.subject
             message.body_text = outcome.body_text
             message.body_html = outcome.body_html
             message.headers_json = json.dumps(outcome.headers)
+            continue
+        message.claimed_until = None
+        if isinstance(outcome, Withdrawn):
+            message.status, message.last_error = "withdrawn", outcome.reason
+            counts["withdrawn"] += 1
+        else:
+            message.status, message.last_error = "failed", f"Could not write it: {outcome.error}"
+            counts["failed"] += 1
     db.session.flush()
-    return withdrawn
+    return counts
 
 
 def retry_now(message):

@@ -69,9 +69,13 @@ def detail(message_id):
         content = service.Withdrawn(message.last_error)
     else:  # not written yet: show it as it would be written if it went out now
         content = service.render([message])[message.id]
-    withdrawn = isinstance(content, service.Withdrawn)
     return render_template(
-        "outbox/detail.html", message=message, content=content, withdrawn=withdrawn, kinds=KINDS
+        "outbox/detail.html",
+        message=message,
+        content=content,
+        withdrawn=isinstance(content, service.Withdrawn),
+        unwritable=isinstance(content, service.Unwritable),
+        kinds=KINDS,
     )
 
 

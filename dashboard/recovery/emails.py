@@ -6,16 +6,20 @@ no longer wanted: the customer bought or unsubscribed, or staff paused or closed
 since the run. A mail server down for hours must not turn into reminders after a purchase.
 """
 
+import logging
+
 from flask import current_app, render_template
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from dashboard.extensions import db
 from dashboard.incomplete_orders.models import IncompleteOrder
-from dashboard.outbox.service import Content, Withdrawn
+from dashboard.outbox.service import Content, Unwritable, Withdrawn
 from dashboard.recovery.models import Suppression
 from dashboard.recovery.service import Settings, read_dedupe_key, still_wanted, why_not
 from dashboard.recovery.tokens import public_url, restore_token, unsubscribe_token
+
+log = logging.getLogger(__name__)
 
 
 def recovery_email(order, step, to_email):
@@ -40,8 +44,8 @@ def recovery_email(order, step, to_email):
 
 
 def render_batch(messages):
-    """Content or Withdrawn for each recovery message, by message id: three queries for
-    the batch, none per message."""
+    """Content, Withdrawn or Unwritable for each recovery message, by message id: three
+    queries for the batch, none per message."""
     steps = {m.id: read_dedupe_key(m.dedupe_key) for m in messages}
     order_ids = {order_id for order_id, _ in steps.values()}
     orders = {
@@ -74,5 +78,9 @@ def render_batch(messages):
         elif message.to_email in unsubscribed:
             rendered[message.id] = Withdrawn(f"{message.to_email} unsubscribed")
         else:
-            rendered[message.id] = recovery_email(order, step, message.to_email)
+            try:
+                rendered[message.id] = recovery_email(order, step, message.to_email)
+            except Exception as error:  # noqa: BLE001 - one bad email must not stop the rest
+                log.exception("could not write recovery email %s", message.dedupe_key)
+                rendered[message.id] = Unwritable(f"{type(error).__name__}: {error}")
     return rendered

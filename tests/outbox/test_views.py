@@ -11,6 +11,7 @@ from dashboard.extensions import db
 from dashboard.incomplete_orders.models import IncompleteOrder
 from dashboard.orders.service import convert_to_order
 from dashboard.outbox.models import OutboxMessage
+from dashboard.recovery import emails
 from tests.recovery.conftest import NOTHING, hours
 
 SCRIPT = '<script>alert("owned")</script>'
@@ -158,3 +159,33 @@ def test_an_email_not_written_yet_shows_how_it_reads_now_or_why_it_would_be_with
     page = client.get(f"/outbox/{message.id}")
     assert "Withdrawn before it went out, so never written or sent: paused by agent@" in page.text
     assert listed(client.get("/outbox/?status=withdrawn").text) == {message.id}
+
+
+def test_an_email_that_cannot_be_written_fails_alone_and_says_why(
+    app, client, login, shop, quiet_cart, smtp_server, monkeypatch
+):
+    carts = [quiet_cart(email=f"c{i}@example.com")[0] for i in range(3)]
+    shop.run(shop.cart(carts[-1]).last_activity_at + hours(1))
+    write = emails.recovery_email
+
+    def breaks_for_the_second_cart(order, step, to_email):
+        if order.id == carts[1]:
+            raise ValueError("no price for SKU-1")
+        return write(order, step, to_email)
+
+    monkeypatch.setattr(emails, "recovery_email", breaks_for_the_second_cart)
+    assert shop.deliver() == {**NOTHING, "sent": 2, "failed": 1}
+    assert sorted(m["To"] for m in smtp_server.messages) == ["c0@example.com", "c2@example.com"]
+    (broken,) = shop.outbox(carts[1])
+    assert (broken.status, broken.body_html) == ("failed", None)
+    assert broken.last_error == "Could not write it: ValueError: no price for SKU-1"
+
+    login("manager")
+    page = client.get(f"/outbox/{broken.id}")
+    assert "It cannot be written: ValueError: no price for SKU-1" in page.text
+    assert ">Retry<" in page.text
+
+    monkeypatch.setattr(emails, "recovery_email", write)  # the cause is fixed
+    assert client.post(f"/outbox/{broken.id}/retry").status_code == 302
+    assert shop.deliver() == {**NOTHING, "sent": 1}
+    assert smtp_server.messages[-1]["To"] == "c1@example.com"
