@@ -24,6 +24,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from dashboard.database import write_intent
 from dashboard.extensions import db
 from dashboard.outbox import mailer
 from dashboard.outbox.models import OutboxMessage
@@ -193,10 +194,8 @@ def deliver_due(limit=500, now=None):
     ids = _claim_due(limit, now)
     if not ids:
         return counts
-    messages = db.session.scalars(
-        select(OutboxMessage).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id)
-    ).all()
-    counts.update(_write_content(messages))
+    messages, rendered = _read_and_render(ids)
+    counts.update(_write_content(messages, rendered))
     outgoing = [
         (message.id, message.attempts, mailer.build_message(message))
         for message in messages
@@ -204,10 +203,6 @@ def deliver_due(limit=500, now=None):
     ]
     # Talk to the mail server outside any transaction: on SQLite an open one holds the
     # write lock, and a slow or dead server would hold up every other writer with it.
-    db.session.commit()
-    # Nothing loaded is needed any more; each message's own commit below need not expire
-    # the batch's messages and carts one by one.
-    db.session.expunge_all()
     with ExitStack() as connections:
         connection = None
         # Could not connect: the rest of the batch waits too, rather than each message
@@ -249,27 +244,56 @@ def _fail_or_retry(message_id, attempts, error, now):
     return "retry"
 
 
-def _write_content(messages):
-    """Write the content of messages queued without it, withdraw them, or fail them; returns
-    how many were withdrawn and failed. Committed before sending: what goes out is what the
-    outbox shows."""
+def _read_and_render(ids):
+    """The claimed messages, detached, and the content of those queued without it.
+
+    Read and rendered in a read-only transaction: on SQLite other writers (staff, the
+    storefront) never wait behind the templates. Detached, the messages keep what was
+    loaded, and the commits that follow need not expire them one by one.
+    """
+    reading = write_intent.set(False)
+    try:
+        messages = db.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id)
+        ).all()
+        rendered = render(messages)
+        db.session.expunge_all()
+        db.session.rollback()  # end the read; nothing was written
+    finally:
+        write_intent.reset(reading)
+    return messages, rendered
+
+
+def _write_content(messages, rendered):
+    """Store what the renderers said: the content, or a withdrawn or failed status. One
+    short write transaction, committed before sending: what goes out is what the outbox
+    shows. Returns how many were withdrawn and failed."""
     counts = {"withdrawn": 0, "failed": 0}
-    for message_id, outcome in render(messages).items():
-        message = db.session.get(OutboxMessage, message_id)
+    changes = defaultdict(list)  # rows by the columns they set: one executemany each
+    for message in messages:
+        outcome = rendered.get(message.id)
+        if outcome is None:
+            continue  # written already (a retry)
         if isinstance(outcome, Content):
-            message.subject = outcome.subject
-            message.body_text = outcome.body_text
-            message.body_html = outcome.body_html
-            message.headers_json = json.dumps(outcome.headers)
-            continue
-        message.claimed_until = None
-        if isinstance(outcome, Withdrawn):
-            message.status, message.last_error = "withdrawn", outcome.reason
+            values = {
+                "subject": outcome.subject,
+                "body_text": outcome.body_text,
+                "body_html": outcome.body_html,
+                "headers_json": json.dumps(outcome.headers),
+            }
+        elif isinstance(outcome, Withdrawn):
+            values = {"status": "withdrawn", "last_error": outcome.reason, "claimed_until": None}
             counts["withdrawn"] += 1
         else:
-            message.status, message.last_error = "failed", f"Could not write it: {outcome.error}"
+            error = f"Could not write it: {outcome.error}"
+            values = {"status": "failed", "last_error": error, "claimed_until": None}
             counts["failed"] += 1
-    db.session.flush()
+        for name, value in values.items():
+            setattr(message, name, value)  # detached: for building the email, not saved
+        changes[tuple(values)].append({"id": message.id, **values})
+    for rows in changes.values():
+        db.session.execute(update(OutboxMessage), rows)
+    db.session.commit()
     return counts
 
 

@@ -12,8 +12,9 @@ import pytest
 from dashboard.extensions import db
 from dashboard.outbox.models import OutboxMessage
 from dashboard.outbox.service import deliver_due, insert_ignoring_duplicates, outbox_row
+from dashboard.recovery import emails
 from dashboard.timeutil import utcnow
-from tests.recovery.conftest import NOTHING
+from tests.recovery.conftest import NOTHING, hours
 
 
 def queue(app, *recipients, now=None):
@@ -265,6 +266,34 @@ def test_a_stalled_server_does_not_hold_up_other_writers(
         assert time.monotonic() - started < 1.5
     finally:
         delivery.join(timeout=15)
+
+
+def test_writing_the_emails_does_not_hold_up_other_writers(app, shop, quiet_cart, monkeypatch):
+    """Recovery emails are written in a read-only transaction: on SQLite a write one would
+    make the storefront wait behind the templates."""
+    _, quiet = quiet_cart()
+    shop.run(quiet + hours(1))
+    writing, carry_on = threading.Event(), threading.Event()
+    write = emails.recovery_email
+
+    def slowly(order, step, to_email):
+        writing.set()
+        carry_on.wait(timeout=10)
+        return write(order, step, to_email)
+
+    monkeypatch.setattr(emails, "recovery_email", slowly)
+    delivery = threading.Thread(target=shop.deliver)
+    delivery.start()
+    try:
+        assert writing.wait(timeout=5)  # the delivery is in the middle of the templates
+        started = time.monotonic()
+        quiet_cart()  # a write: a cart snapshot from the storefront
+        assert time.monotonic() - started < 1.5
+    finally:
+        carry_on.set()
+        delivery.join(timeout=15)
+    (message,) = [m for m in shop.outbox() if m.kind == "recovery"]
+    assert message.status == "sent" and "Return to your cart" in message.body_text
 
 
 def test_the_console_backend_prints_and_marks_sent(app, shop, capsys):
