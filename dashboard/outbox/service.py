@@ -201,8 +201,16 @@ def deliver_due(limit=500, now=None):
         for message in messages
         if message.status == "sending"
     ]
-    # Talk to the mail server outside any transaction: on SQLite an open one holds the
-    # write lock, and a slow or dead server would hold up every other writer with it.
+    _send(outgoing, now, counts)
+    return counts
+
+
+def _send(outgoing, now, counts):
+    """Hand each (id, attempts, Flask-Mail message) to the server and mark how it went.
+
+    Outside any transaction: on SQLite an open one holds the write lock, and a slow or
+    dead server would hold up every other writer with it.
+    """
     with ExitStack() as connections:
         connection = None
         # Could not connect: the rest of the batch waits too, rather than each message
@@ -226,7 +234,6 @@ def deliver_due(limit=500, now=None):
                 counts["sent"] += 1
             else:
                 counts[_fail_or_retry(message_id, attempts, error, now)] += 1
-    return counts
 
 
 def _fail_or_retry(message_id, attempts, error, now):

@@ -44,8 +44,8 @@ def recovery_email(order, step, to_email):
 
 
 def render_batch(messages):
-    """Content, Withdrawn or Unwritable for each recovery message, by message id: three
-    queries for the batch, none per message."""
+    """Content, Withdrawn or Unwritable for each recovery message, by message id: four
+    queries for the batch, and more only for a withdrawn one (to say why)."""
     steps = {m.id: read_dedupe_key(m.dedupe_key) for m in messages}
     order_ids = {order_id for order_id, _ in steps.values()}
     orders = {
