@@ -262,9 +262,7 @@ def change_recovery(order_id, change):
     else:
         settings = recovery.Settings.from_config().immediately()
         if recovery.send_due(actor, settings=settings, only_ids=[order.id]).sent:
-            message = (
-                f"Step {order.recovery_attempts} is in the outbox; it goes out within a minute."
-            )
+            message = f"Step {order.recovery_attempts} is in the outbox; it goes out with the next delivery run."
         else:
             reason = recovery.why_not_now(order, settings) or "nothing is due"
             message, category = f"No email was sent: {reason}.", "warning"

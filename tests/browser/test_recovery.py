@@ -51,7 +51,7 @@ def test_agent_sends_the_next_step_now_and_reads_the_email_in_the_outbox(
     recovery.get_by_role("button", name="Send next step now").click()
 
     expect(page.get_by_role("status")).to_contain_text(
-        "Step 1 is in the outbox; it goes out within a minute."
+        "Step 1 is in the outbox; it goes out with the next delivery run."
     )
     expect(page).to_have_url(re.compile(rf"/incomplete-orders/{due_cart}#recovery$"))
     expect(steps.nth(0)).to_contain_text("Sent")
