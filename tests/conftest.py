@@ -158,6 +158,7 @@ class SmtpServer:
             self.port = probe.getsockname()[1]
         self.host = "127.0.0.1"
         self.received = []  # (envelope sender, envelope recipients, parsed message)
+        self.raw = []  # the bytes of each message as they came
         self.reply, self.reply_at = None, "data"
         self._controller = None
 
@@ -191,6 +192,7 @@ class SmtpServer:
             return self.reply
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         self.received.append((envelope.mail_from, list(envelope.rcpt_tos), message))
+        self.raw.append(envelope.original_content)
         return "250 Message accepted for delivery"
 
 

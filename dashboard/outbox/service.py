@@ -33,6 +33,8 @@ from dashboard.timeutil import utcnow
 CLAIM_MINUTES = 5
 # The server answered, refusing this message: the connection itself is fine.
 REFUSALS = (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused)
+# The message cannot be written out at all (a non-ASCII address, say): no retry helps.
+UNSENDABLE = (UnicodeError, ValueError)
 BACKOFF_SECONDS = (60, 300, 900, 3600, 3 * 3600, 6 * 3600, 12 * 3600)
 
 
@@ -154,6 +156,8 @@ def _claim_due(limit, now):
 
 
 def _is_permanent(error):
+    if isinstance(error, UNSENDABLE):
+        return True
     code = getattr(error, "smtp_code", None)
     if isinstance(error, smtplib.SMTPRecipientsRefused):
         codes = [c for c, _ in error.recipients.values()]
@@ -174,6 +178,8 @@ def _describe(error):
             f"{rcpt}: {code} {msg.decode(errors='replace')}"
             for rcpt, (code, msg) in error.recipients.items()
         )
+    if isinstance(error, UnicodeError):
+        return f"Cannot be sent: only ASCII addresses can be sent to ({error})"
     return f"{type(error).__name__}: {error}"
 
 
@@ -223,6 +229,8 @@ def _send(outgoing, now, counts):
                     if connection is None:
                         connection = connections.enter_context(mailer.connect())
                     connection.send(message)
+                except UNSENDABLE as failure:
+                    error = failure  # raised before anything went to the server
                 except (smtplib.SMTPException, OSError) as failure:
                     error = failure
                     if connection is None:

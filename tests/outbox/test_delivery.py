@@ -70,6 +70,46 @@ def test_while_the_server_is_down_messages_wait_and_go_once_it_is_back(app, shop
         assert message.sent_at is not None and message.last_error is None
 
 
+def test_an_email_arrives_with_crlf_lines_and_its_non_ascii_text_intact(app, shop, smtp_server):
+    with app.app_context():
+        insert_ignoring_duplicates(
+            [
+                outbox_row(
+                    "order_confirmation",
+                    "test:umlauts",
+                    "zoe@example.com",
+                    "Ihre Bestellung bei Café Süd — 12,50 €",
+                    "Grüße aus Köln.\nSumme: 12,50 €\n",
+                    "<p>Grüße aus Köln. Summe: <b>12,50 €</b></p>",
+                    headers={"List-Unsubscribe": "<http://127.0.0.1:5000/u/" + "x" * 120 + ">"},
+                )
+            ]
+        )
+        db.session.commit()
+    assert shop.deliver() == {**NOTHING, "sent": 1}
+
+    (received,) = smtp_server.messages
+    assert received["Subject"] == "Ihre Bestellung bei Café Süd — 12,50 €"
+    assert received["To"] == "zoe@example.com"
+    text = received.get_body(("plain",)).get_content()
+    assert text.splitlines() == ["Grüße aus Köln.", "Summe: 12,50 €"]
+    assert "<b>12,50 €</b>" in received.get_body(("html",)).get_content()
+    assert received["List-Unsubscribe"] == "<http://127.0.0.1:5000/u/" + "x" * 120 + ">"
+    (raw,) = smtp_server.raw
+    assert raw.count(b"\n") == raw.count(b"\r\n")  # no bare line feeds on the wire
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 998
+
+
+def test_an_address_that_cannot_go_on_the_wire_fails_alone_and_says_why(app, shop, smtp_server):
+    now = utcnow()
+    first, unicode, last = queue(app, "a@example.com", "zoë@example.com", "c@example.com", now=now)
+    assert shop.deliver(now) == {**NOTHING, "sent": 2, "failed": 1}
+    assert recipients(smtp_server) == ["a@example.com", "c@example.com"]
+    message = shop.message(unicode)
+    assert (message.status, message.attempts) == ("failed", 1)
+    assert message.last_error.startswith("Cannot be sent: only ASCII addresses can be sent to")
+
+
 def test_backoff_grows_with_each_attempt(app, shop, smtp_server):
     now = utcnow()
     (message_id,) = queue(app, "a@example.com", now=now)
