@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from flask import current_app
+from flask_mail import BadHeaderError
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -33,8 +34,9 @@ from dashboard.timeutil import utcnow
 CLAIM_MINUTES = 5
 # The server answered, refusing this message: the connection itself is fine.
 REFUSALS = (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused)
-# The message cannot be written out at all (a non-ASCII address, say): no retry helps.
-UNSENDABLE = (UnicodeError, ValueError)
+# The message cannot be written out at all (a non-ASCII address, a line break in a
+# header): no retry helps.
+UNSENDABLE = (UnicodeError, ValueError, BadHeaderError)
 BACKOFF_SECONDS = (60, 300, 900, 3600, 3 * 3600, 6 * 3600, 12 * 3600)
 
 
@@ -180,6 +182,8 @@ def _describe(error):
         )
     if isinstance(error, UnicodeError):
         return f"Cannot be sent: only ASCII addresses can be sent to ({error})"
+    if isinstance(error, BadHeaderError):
+        return "Cannot be sent: a line break in the subject or an address"
     return f"{type(error).__name__}: {error}"
 
 

@@ -110,6 +110,18 @@ def test_an_address_that_cannot_go_on_the_wire_fails_alone_and_says_why(app, sho
     assert message.last_error.startswith("Cannot be sent: only ASCII addresses can be sent to")
 
 
+def test_a_line_break_in_a_header_fails_the_email_alone(app, shop, smtp_server):
+    with app.app_context():
+        row = outbox_row("order_confirmation", "test:header", "a@example.com", "Hi\nBcc: x@y")
+        insert_ignoring_duplicates([{**row, "body_text": "text", "body_html": "<p>html</p>"}])
+        db.session.commit()
+    queue(app, "b@example.com")
+    assert shop.deliver() == {**NOTHING, "sent": 1, "failed": 1}
+    assert recipients(smtp_server) == ["b@example.com"]
+    (broken,) = [m for m in shop.outbox() if m.dedupe_key == "test:header"]
+    assert broken.status == "failed" and "line break" in broken.last_error
+
+
 def test_backoff_grows_with_each_attempt(app, shop, smtp_server):
     now = utcnow()
     (message_id,) = queue(app, "a@example.com", now=now)
