@@ -55,7 +55,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 BENCH_DIR = Path(__file__).resolve().parent
 if str(BENCH_DIR) not in sys.path:
@@ -66,11 +65,8 @@ from bench_workspace import (  # noqa: E402
     BenchError,
     app_env,
     child_pids,
-    database_kind,
     log,
     percentile,
-    postgres_connect_args,
-    require_local,
     run_flask,
     seed_database,
     snippet,
@@ -79,6 +75,7 @@ from bench_workspace import (  # noqa: E402
     wait_until_healthy,
     worker_peak_memory_mb,
 )
+from common import fresh_database  # noqa: E402
 
 BENCH_DB_NAME = "reclaim_bench_ingest"
 RATE_LIMIT = 100_000_000  # never trips, but the per-request counter upsert still runs
@@ -164,48 +161,6 @@ def parse_args(argv=None):
 
 
 # --------------------------------------------------------------------------- database setup
-
-
-@dataclass
-class IngestDatabase:
-    url: str
-    kind: str  # "SQLite" or "PostgreSQL"
-    temp_dir: str | None = None
-
-    def cleanup(self, keep):
-        if keep:
-            log(f"Kept the database: {self.url}")
-        elif self.temp_dir:
-            shutil.rmtree(self.temp_dir, ignore_errors=True)
-        elif self.kind == "PostgreSQL":
-            recreate_postgres_database(self.url, create=False)
-
-
-def prepare_database():
-    server_url = os.environ.get("DATABASE_URL", "")
-    if server_url.startswith("postgresql+psycopg://"):
-        require_local(server_url)
-        log(f"Creating a fresh PostgreSQL database {BENCH_DB_NAME} ...")
-        url = make_url(server_url).set(database=BENCH_DB_NAME)
-        url = url.render_as_string(hide_password=False)
-        recreate_postgres_database(url, create=True)
-        return IngestDatabase(url, database_kind(url))
-    temp_dir = tempfile.mkdtemp(prefix="reclaim-bench-ingest-")
-    return IngestDatabase(f"sqlite:///{temp_dir}/bench.sqlite3", "SQLite", temp_dir=temp_dir)
-
-
-def recreate_postgres_database(url, create):
-    """Drop the benchmark database (ending leftover sessions), then create it if asked."""
-    import psycopg
-
-    try:
-        with psycopg.connect(**postgres_connect_args(url, "postgres"), autocommit=True) as conn:
-            force = " WITH (FORCE)" if conn.info.server_version >= 130000 else ""
-            conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB_NAME}{force}")
-            if create:
-                conn.execute(f"CREATE DATABASE {BENCH_DB_NAME}")
-    except psycopg.Error as error:
-        raise BenchError(f"Cannot (re)create {BENCH_DB_NAME} on the server: {error}") from None
 
 
 def create_api_key(env):
@@ -660,7 +615,7 @@ def main(argv=None):
     log_dir = tempfile.mkdtemp(prefix="reclaim-bench-ingest-log-")
     database = server = engine = None
     try:
-        database = prepare_database()
+        database = fresh_database(BENCH_DB_NAME)
         env = app_env(database.url)
         env["API_RATE_LIMIT_PER_MINUTE"] = str(RATE_LIMIT)
         if args.orders:

@@ -36,11 +36,9 @@ import os
 import pstats
 import random
 import re
-import shutil
 import smtplib
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -49,7 +47,6 @@ from pathlib import Path
 
 import flask_mail
 from sqlalchemy import event, func, select, text
-from sqlalchemy.engine import make_url
 
 BENCH_DIR = Path(__file__).resolve().parent
 if str(BENCH_DIR) not in sys.path:
@@ -59,13 +56,11 @@ from bench_workspace import (  # noqa: E402
     PROJECT_ROOT,
     BenchError,
     app_env,
-    database_kind,
     free_port,
     log,
-    postgres_connect_args,
-    require_local,
     run_flask,
 )
+from common import fresh_database  # noqa: E402
 
 BENCH_DB_NAME = "reclaim_bench_recovery"
 RECOVERY_TARGET_SECONDS = 20  # for 100,000 due carts
@@ -119,46 +114,6 @@ def parse_args(argv=None):
 
 
 # --------------------------------------------------------------------------- database
-
-
-@dataclass
-class BenchDatabase:
-    url: str
-    kind: str
-    temp_dir: str | None = None
-
-    def cleanup(self):
-        if self.temp_dir:
-            shutil.rmtree(self.temp_dir, ignore_errors=True)
-        elif self.kind == "PostgreSQL":
-            recreate_postgres_database(self.url, create=False)
-
-
-def prepare_database():
-    server_url = os.environ.get("DATABASE_URL", "")
-    if server_url.startswith("postgresql+psycopg://"):
-        require_local(server_url)
-        log(f"Creating a fresh PostgreSQL database {BENCH_DB_NAME} ...")
-        url = make_url(server_url).set(database=BENCH_DB_NAME)
-        url = url.render_as_string(hide_password=False)
-        recreate_postgres_database(url, create=True)
-        return BenchDatabase(url, database_kind(url))
-    temp_dir = tempfile.mkdtemp(prefix="reclaim-bench-recovery-")
-    return BenchDatabase(f"sqlite:///{temp_dir}/bench.sqlite3", "SQLite", temp_dir=temp_dir)
-
-
-def recreate_postgres_database(url, create):
-    """Drop the benchmark database (ending leftover sessions), then create it if asked."""
-    import psycopg
-
-    try:
-        with psycopg.connect(**postgres_connect_args(url, "postgres"), autocommit=True) as conn:
-            force = " WITH (FORCE)" if conn.info.server_version >= 130000 else ""
-            conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB_NAME}{force}")
-            if create:
-                conn.execute(f"CREATE DATABASE {BENCH_DB_NAME}")
-    except psycopg.Error as error:
-        raise BenchError(f"Cannot (re)create {BENCH_DB_NAME} on the server: {error}") from None
 
 
 def empty_tables(db):
@@ -569,7 +524,7 @@ def main(argv=None):
     args = parse_args(argv)
     database = sink = None
     try:
-        database = prepare_database()
+        database = fresh_database(BENCH_DB_NAME)
         env = app_env(database.url)
         run_flask(env, "db", "upgrade")
 

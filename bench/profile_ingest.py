@@ -32,14 +32,15 @@ import time
 from collections import Counter, defaultdict
 
 from bench_ingest import (
+    BENCH_DB_NAME,
     RATE_LIMIT,
     WARMUP,
     CartPool,
     check_answer,
     create_api_key,
-    prepare_database,
 )
 from bench_workspace import PROJECT_ROOT, BenchError, app_env, log, run_flask, seed_database
+from common import fresh_database
 
 
 def parse_args(argv=None):
@@ -285,7 +286,7 @@ def main(argv=None):
     args = parse_args(argv)
     database = app = None
     try:
-        database = prepare_database()
+        database = fresh_database(BENCH_DB_NAME)
         env = app_env(database.url)
         env["API_RATE_LIMIT_PER_MINUTE"] = str(RATE_LIMIT)
         if args.orders:
