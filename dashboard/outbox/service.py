@@ -234,6 +234,8 @@ def _send(outgoing, now, counts):
                         connection = connections.enter_context(mailer.connect())
                     connection.send(message)
                 except UNSENDABLE as failure:
+                    if connection is None:
+                        raise  # the mail settings themselves are wrong: no message's fault
                     error = failure  # raised before anything went to the server
                 except (smtplib.SMTPException, OSError) as failure:
                     error = failure

@@ -16,6 +16,7 @@ from flask import current_app
 from sqlalchemy import and_, exists, insert, or_, select, update
 
 from dashboard.audit.service import record, record_bulk
+from dashboard.database import write_intent
 from dashboard.extensions import db
 from dashboard.formatting import shop_time
 from dashboard.incomplete_orders.models import IncompleteOrder
@@ -135,6 +136,15 @@ def send_due(actor, now=None, dry_run=False, settings=None, only_ids=None, where
     """
     now = now or utcnow()
     settings = settings or Settings.from_config()
+    # A dry run only reads: on SQLite it must not hold the write lock while it does.
+    intent = write_intent.set(write_intent.get() and not dry_run)
+    try:
+        return _send_due(actor, now, dry_run, settings, only_ids, where)
+    finally:
+        write_intent.reset(intent)
+
+
+def _send_due(actor, now, dry_run, settings, only_ids, where):
     result = RunResult()
     # Later steps first: a cart moved on in this run matches no later step, so it gets at
     # most one email per run, even with no waiting ("send the next step now").
@@ -204,9 +214,9 @@ def _send_step(order_ids, condition, step, actor, now):
 @dataclass
 class LedgerStep:
     step: int
-    state: (
-        str  # sent | withdrawn (queued, then not wanted when due to go out) | scheduled | blocked
-    )
+    # sent | withdrawn (queued, then no longer wanted when it was to go out) | scheduled
+    # | blocked
+    state: str
     at: object = None  # when sent, or when it is due
     reason: str | None = None
     clicked_at: object = None

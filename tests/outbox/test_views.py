@@ -69,6 +69,7 @@ def test_the_list_filters_by_status_and_kind(app, client, login, shop, quiet_car
     assert "4 emails" in page.text
     assert listed(client.get("/outbox/?status=failed").text) == {emails["failed"]}
     assert "550 no such user" in client.get("/outbox/?status=failed").text
+    assert "1 email</span>" in client.get("/outbox/?status=failed").text
     assert listed(client.get("/outbox/?status=queued").text) == {
         emails["queued"],
         emails["confirmation"],

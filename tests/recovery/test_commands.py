@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import event, update
 
 from dashboard.audit.models import AuditEvent
 from dashboard.extensions import db
@@ -14,8 +14,9 @@ from dashboard.incomplete_orders.models import (
 )
 from dashboard.outbox.models import OutboxMessage
 from dashboard.recovery.models import RecoveryAttempt
+from dashboard.recovery.service import send_due
 from dashboard.timeutil import utcnow
-from tests.recovery.conftest import hours
+from tests.recovery.conftest import JOB, hours
 
 
 @pytest.fixture
@@ -93,6 +94,25 @@ def test_bad_options_are_refused(app):
     for args in (["--max-attempts", "0"], ["--hours-after", "-1"], ["--hours-after", "soon"]):
         result = runner.invoke(args=["send-recovery-emails", *args])
         assert result.exit_code == 2, (args, result.output)
+
+
+def test_a_dry_run_only_reads_so_sqlite_never_takes_its_write_lock(app, shop, quiet_cart):
+    cart_id, quiet = quiet_cart()
+    statements = []
+
+    def seen(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", seen)
+        try:
+            planned = send_due(JOB, now=quiet + hours(2), dry_run=True).planned
+        finally:
+            event.remove(db.engine, "before_cursor_execute", seen)
+    assert [order_id for order_id, _, _ in planned] == [cart_id]
+    assert "BEGIN IMMEDIATE" not in statements
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        assert "BEGIN" in statements  # a reader's transaction
 
 
 # --- cleanup-incomplete-orders ------------------------------------------------------------
