@@ -32,7 +32,7 @@ def create_app(config=None):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     register_extensions(app)
-    register_email_renderers(app)
+    register_domains(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_request_hooks(app)
@@ -82,11 +82,15 @@ def register_extensions(app):
         return redirect(login_url)
 
 
-def register_email_renderers(app):
-    """Outbox kinds whose content is written when the message goes out, not when queued."""
-    from dashboard.recovery.emails import render_batch
+def register_domains(app):
+    """What each domain plugs in besides its pages: scheduled jobs, outbox renderers,
+    signal receivers."""
+    from dashboard.incomplete_orders import jobs as incomplete_order_jobs
+    from dashboard.outbox import jobs as outbox_jobs
+    from dashboard.recovery import jobs as recovery_jobs
 
-    app.extensions["outbox_renderers"] = {"recovery": render_batch}
+    for domain in (recovery_jobs, outbox_jobs, incomplete_order_jobs):
+        domain.register(app)
 
 
 def register_blueprints(app):
@@ -158,7 +162,8 @@ def register_request_hooks(app):
 def register_commands(app):
     from dashboard.auth.commands import create_staff_command
     from dashboard.demo.commands import seed_demo_command
-    from dashboard.recovery.commands import cleanup_command, send_recovery_emails_command
+    from dashboard.incomplete_orders.commands import cleanup_command
+    from dashboard.recovery.commands import send_recovery_emails_command
 
     app.cli.add_command(create_staff_command)
     app.cli.add_command(seed_demo_command)

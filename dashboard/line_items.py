@@ -1,6 +1,19 @@
-"""The columns a line item has wherever it appears (carts, orders)."""
+"""Line items wherever they appear (carts, orders): their columns, and the plain value
+the storefront sends for one."""
+
+from dataclasses import dataclass
 
 from dashboard.extensions import db
+
+
+@dataclass
+class ItemSnapshot:
+    """One line as the storefront reports it: a cart's or an order's."""
+
+    sku: str
+    name: str
+    quantity: int
+    unit_price: int  # minor units
 
 
 class LineItemColumns:

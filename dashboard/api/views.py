@@ -11,12 +11,8 @@ from dashboard.api.openapi import openapi_document
 from dashboard.api_keys import service as keys
 from dashboard.extensions import csrf, db
 from dashboard.incomplete_orders.models import IncompleteOrder
-from dashboard.incomplete_orders.service import (
-    CartSnapshot,
-    IncompleteOrderError,
-    ItemSnapshot,
-    apply_snapshot,
-)
+from dashboard.incomplete_orders.service import CartSnapshot, IncompleteOrderError, apply_snapshot
+from dashboard.line_items import ItemSnapshot
 from dashboard.orders.service import (
     AlreadyConverted,
     ConversionRefused,

@@ -12,6 +12,7 @@ from dashboard.api_keys.models import ApiKey, ApiRequestCount
 from dashboard.audit.service import Actor, record
 from dashboard.extensions import db
 from dashboard.timeutil import utcnow
+from dashboard.transaction import DomainError
 
 KEY_PREFIX = "rk_"
 # rk_<8 hex>_<secret>: anything else is refused before it reaches the database.
@@ -19,7 +20,7 @@ KEY_FORMAT = re.compile(r"rk_([0-9a-f]{8})_[A-Za-z0-9_-]{20,100}")
 LAST_USED_PRECISION_SECONDS = 60
 
 
-class ApiKeyError(ValueError):
+class ApiKeyError(DomainError, ValueError):
     pass
 
 

@@ -8,6 +8,7 @@ from dashboard.audit.service import Actor
 from dashboard.auth.forms import EmptyForm
 from dashboard.auth.permissions import role_required
 from dashboard.extensions import db
+from dashboard.transaction import committed
 
 bp = Blueprint("api_keys", __name__, url_prefix="/api-keys")
 
@@ -37,13 +38,11 @@ def create_key():
     form = ApiKeyForm()
     if not form.validate_on_submit():
         return _render(form, 422)
-    try:
+    with committed(show=False) as change:
         key, plaintext = service.issue_key(form.name.data, Actor.staff(current_user), current_user)
-    except service.ApiKeyError as error:
-        db.session.rollback()
-        form.name.errors.append(str(error))
+    if not change.ok:
+        form.name.errors.append(change.message)
         return _render(form, 422)
-    db.session.commit()
     return _render(ApiKeyForm(formdata=None), 201, new_key=key, plaintext=plaintext)
 
 
@@ -51,12 +50,8 @@ def create_key():
 @role_required("manager")
 def revoke_key(key_id):
     key = db.session.get(ApiKey, key_id) or abort(404)
-    try:
+    with committed("warning") as change:
         service.revoke_key(key, Actor.staff(current_user), current_user)
-    except service.ApiKeyError as error:
-        db.session.rollback()
-        flash(str(error), "warning")
-    else:
-        db.session.commit()
+    if change.ok:
         flash(f"Revoked “{key.name}”. Requests with it are refused from now on.", "success")
     return redirect(url_for(".list_keys"))

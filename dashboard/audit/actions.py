@@ -22,6 +22,7 @@ ACTION_LABELS = {
     "recovery.resume": "Recovery emails resumed",
     "recovery.unsubscribe": "Customer unsubscribed",
     "outbox.retry": "Email queued again",
+    "job.run_now": "Job run started by hand",
     "api_key.create": "API key created",
     "api_key.revoke": "API key revoked",
 }

@@ -10,9 +10,10 @@ from dashboard.audit.service import Actor, record
 from dashboard.auth.models import ROLES, LoginFailure, Staff
 from dashboard.extensions import db
 from dashboard.timeutil import utcnow
+from dashboard.transaction import DomainError
 
 
-class SignInThrottled(Exception):
+class SignInThrottled(DomainError):
     def __init__(self, wait_seconds):
         self.wait_seconds = wait_seconds
         minutes = max(1, math.ceil(wait_seconds / 60))
@@ -20,7 +21,7 @@ class SignInThrottled(Exception):
         super().__init__(f"Too many failed sign-ins. Try again in {minutes} {unit}.")
 
 
-class StaffError(ValueError):
+class StaffError(DomainError, ValueError):
     pass
 
 

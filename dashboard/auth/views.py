@@ -4,8 +4,8 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from dashboard.auth.forms import LoginForm
-from dashboard.auth.service import SignInThrottled, authenticate
-from dashboard.extensions import db
+from dashboard.auth.service import authenticate
+from dashboard.transaction import committed
 
 bp = Blueprint("auth", __name__)
 
@@ -30,16 +30,14 @@ def login():
     error = None
     status = 200
     if form.validate_on_submit():
-        try:
+        with committed(show=False) as change:
             staff = authenticate(form.email.data, form.password.data, request.remote_addr)
-        except SignInThrottled as throttled:
-            db.session.rollback()
-            error, status = str(throttled), 429
+        if not change.ok:  # throttled
+            error, status = change.message, 429
+        elif staff is not None:
+            login_user(staff, remember=form.remember.data)
+            return redirect(safe_next(form.next.data))
         else:
-            db.session.commit()
-            if staff is not None:
-                login_user(staff, remember=form.remember.data)
-                return redirect(safe_next(form.next.data))
             error, status = "That email and password do not match an active account.", 401
     elif request.method == "POST":
         status = 400

@@ -17,19 +17,13 @@ from dashboard.incomplete_orders.models import (
     IncompleteOrderItem,
     IncompleteOrderNote,
 )
+from dashboard.line_items import ItemSnapshot
 from dashboard.timeutil import utcnow
+from dashboard.transaction import DomainError
 
 
-class IncompleteOrderError(Exception):
+class IncompleteOrderError(DomainError):
     """A change that the rules refuse; the message says why."""
-
-
-@dataclass
-class ItemSnapshot:
-    sku: str
-    name: str
-    quantity: int
-    unit_price: int
 
 
 @dataclass

@@ -14,6 +14,7 @@ from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
 from dashboard.audit.service import Actor
+from dashboard.auth.forms import EmptyForm
 from dashboard.auth.permissions import role_required
 from dashboard.csv_export import stream_csv
 from dashboard.extensions import db
@@ -26,9 +27,10 @@ from dashboard.incomplete_orders.forms import (
     NoteForm,
 )
 from dashboard.incomplete_orders.models import IncompleteOrder
-from dashboard.orders.service import AlreadyConverted, ConversionRefused, convert_to_order
-from dashboard.recovery import service as recovery
+from dashboard.orders.service import AlreadyConverted, convert_to_order
+from dashboard.recovery import queries as recovery_queries
 from dashboard.timeutil import to_shop_time
+from dashboard.transaction import committed
 
 bp = Blueprint("incomplete_orders", __name__, url_prefix="/incomplete-orders")
 
@@ -134,8 +136,9 @@ SEND_NEXT = service.Transition(
 def _run_bulk(action, condition, description):
     actor = Actor.staff(current_user)
     if action == SEND_NEXT.action:
-        settings = recovery.Settings.from_config().immediately()
-        return recovery.send_due(actor, settings=settings, where=condition).sent
+        from dashboard.recovery.service import queue_next_step_now
+
+        return queue_next_step_now(actor, condition)
     return service.bulk_change_status(action, condition, actor, description)
 
 
@@ -198,7 +201,7 @@ def detail(order_id):
         note_form=NoteForm(),
         convert_form=ConvertForm(),
         transitions=service.TRANSITIONS,
-        ledger=recovery.ledger(order),
+        ledger=recovery_queries.ledger(order),
     )
 
 
@@ -208,22 +211,19 @@ def convert(order_id):
     order = _get_order(order_id)
     form = ConvertForm()
     if form.validate_on_submit():
-        try:
+        with committed(show=False) as change:
             new_order = convert_to_order(
                 order,
                 Actor.staff(current_user),
                 staff=current_user,
                 payment_received=form.payment.data == "received",
             )
-        except AlreadyConverted as refused:
-            db.session.rollback()
-            flash(str(refused), "warning")
-            return redirect(url_for("orders.detail", order_id=refused.order.id))
-        except ConversionRefused as refused:
-            db.session.rollback()
-            flash(str(refused), "danger")
+        if isinstance(change.refused, AlreadyConverted):
+            flash(change.message, "warning")
+            return redirect(url_for("orders.detail", order_id=change.refused.order.id))
+        if not change.ok:
+            flash(change.message, "danger")
             return redirect(url_for(".detail", order_id=order.id))
-        db.session.commit()
         flash(f"Converted — order {new_order.number} created.", "success")
         return redirect(url_for("orders.detail", order_id=new_order.id))
     status = 422 if request.method == "POST" else 200
@@ -234,41 +234,13 @@ def convert(order_id):
 @role_required("agent")
 def change_status(order_id, action):
     order = _get_order(order_id)
-    form = BulkForm()  # only its CSRF token is used
-    form.validate()
-    try:
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    with committed() as change:
         service.change_status(order, action, Actor.staff(current_user))
-    except service.IncompleteOrderError as refused:
-        db.session.rollback()
-        flash(str(refused), "danger")
-    else:
-        db.session.commit()
+    if change.ok:
         flash(f"{service.TRANSITIONS[action].done}.", "success")
     return redirect(url_for(".detail", order_id=order.id))
-
-
-@bp.post("/<int:order_id>/recovery/<any(pause, resume, 'send-next'):change>")
-@role_required("agent")
-def change_recovery(order_id, change):
-    order = _get_order(order_id)
-    actor = Actor.staff(current_user)
-    category = "success"
-    if change == "pause":
-        recovery.pause(order, actor)
-        message = "Recovery emails paused for this cart."
-    elif change == "resume":
-        recovery.resume(order, actor)
-        message = "Recovery emails resumed."
-    else:
-        settings = recovery.Settings.from_config().immediately()
-        if recovery.send_due(actor, settings=settings, only_ids=[order.id]).sent:
-            message = f"Step {order.recovery_attempts} is in the outbox; it goes out with the next delivery run."
-        else:
-            reason = recovery.why_not_now(order, settings) or "nothing is due"
-            message, category = f"No email was sent: {reason}.", "warning"
-    db.session.commit()
-    flash(message, category)
-    return redirect(url_for(".detail", order_id=order.id) + "#recovery")
 
 
 @bp.post("/<int:order_id>/notes")
@@ -276,10 +248,11 @@ def change_recovery(order_id, change):
 def add_note(order_id):
     order = _get_order(order_id)
     form = NoteForm()
-    if form.validate_on_submit():
-        service.add_note(order, form.body.data, Actor.staff(current_user), current_user)
-        db.session.commit()
-        flash("Note added.", "success")
-    else:
+    if not form.validate_on_submit():
         flash(" ".join(form.body.errors) or "The note could not be saved.", "danger")
+        return redirect(url_for(".detail", order_id=order.id) + "#timeline")
+    with committed() as change:
+        service.add_note(order, form.body.data, Actor.staff(current_user), current_user)
+    if change.ok:
+        flash("Note added.", "success")
     return redirect(url_for(".detail", order_id=order.id) + "#timeline")

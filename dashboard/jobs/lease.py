@@ -3,6 +3,9 @@
 Works the same on SQLite and PostgreSQL: taking or renewing the lease is one conditional
 UPDATE (… WHERE holder = me OR expires_at < now), and the first holder is an INSERT that a
 primary key lets only one process win.
+
+try_acquire and release are the scheduler's: they own their transactions (each commits).
+current and holds only read, in the caller's transaction.
 """
 
 import os
@@ -90,7 +93,6 @@ def current():
     lease = db.session.scalar(select(SchedulerLease).where(SchedulerLease.name == LEASE_NAME))
     if lease is not None:
         db.session.expunge(lease)
-    db.session.commit()
     return lease
 
 

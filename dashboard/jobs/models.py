@@ -31,6 +31,8 @@ class JobRun(db.Model):
     outcome = db.Column(db.String(12), nullable=False, default="running")
     counts_json = db.Column(db.Text, nullable=False, default="{}")
     error = db.Column(db.Text)
+    # Who asked for a manual run (a staff member's email); None for scheduled runs.
+    requested_by = db.Column(db.String(254))
 
     __table_args__ = (db.Index("ix_job_runs_job_id", "job", "id"),)
 

@@ -1,51 +1,29 @@
-"""Running a job and recording the run, whoever asked for it."""
+"""Running a job and recording the run, whoever asked for it (the schedule, a manager)."""
 
 import json
 import logging
 import threading
-from dataclasses import dataclass
 
 from flask import current_app
 
 from dashboard.extensions import db
 from dashboard.jobs.models import JobRun
-from dashboard.recovery import jobs as recovery_jobs
+from dashboard.jobs.registry import registered_jobs
 from dashboard.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Job:
-    name: str
-    title: str
-    run: object  # () -> dict of counts
+def run_job(name, trigger, holder, requested_by=None):
+    """Run one job now in this app context, recording its run. Returns the JobRun.
 
-
-JOBS = {
-    job.name: job
-    for job in (
-        Job("recovery", "Recovery emails", recovery_jobs.recovery_run),
-        Job("delivery", "Outbox delivery", recovery_jobs.delivery_run),
-        Job("cleanup", "Clean-up", recovery_jobs.cleanup_run),
+    Owns its transactions: the run is recorded as running, the job commits its own work,
+    and the outcome is recorded at the end, an error included.
+    """
+    job = registered_jobs()[name]
+    run = JobRun(
+        job=name, trigger=trigger, holder=holder, started_at=utcnow(), requested_by=requested_by
     )
-}
-
-
-def schedule_in_words(config):
-    """How often each job runs, as the settings say, for the /jobs/ page."""
-    recovery = config["RECOVERY_RUN_SECONDS"] or 60 * config["RECOVERY_RUN_MINUTES"]
-    return {
-        "recovery": f"every {recovery:,} s",
-        "delivery": f"every {config['DELIVERY_RUN_SECONDS']:,} s",
-        "cleanup": f"daily at {config['CLEANUP_HOUR']:02d}:00 shop time",
-    }
-
-
-def run_job(name, trigger, holder):
-    """Run one job now in this app context, recording its run. Returns the JobRun."""
-    job = JOBS[name]
-    run = JobRun(job=name, trigger=trigger, holder=holder, started_at=utcnow())
     db.session.add(run)
     db.session.commit()
     run_id = run.id
@@ -64,13 +42,16 @@ def run_job(name, trigger, holder):
     return run
 
 
-def run_in_background(name, trigger, holder):
+def run_in_background(name, trigger, holder, requested_by=None):
     """Start a run in a thread of this process (a manager's "run now")."""
     app = current_app._get_current_object()
 
     def target():
         with app.app_context():
-            run_job(name, trigger, holder)
+            try:
+                run_job(name, trigger, holder, requested_by)
+            finally:
+                db.session.remove()
 
     thread = threading.Thread(target=target, name=f"job-{name}", daemon=True)
     thread.start()

@@ -12,12 +12,12 @@ from zoneinfo import ZoneInfo
 
 import click
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from werkzeug.serving import is_running_from_reloader
 
 from dashboard.extensions import db
 from dashboard.jobs import lease
+from dashboard.jobs.registry import registered_jobs
 from dashboard.jobs.runner import run_job
 
 log = logging.getLogger(__name__)
@@ -49,14 +49,7 @@ class Scheduler:
         self.scheduler.add_job(
             self.renew_lease, IntervalTrigger(seconds=max(1, self.ttl // 3)), id="lease"
         )
-        recovery_seconds = config["RECOVERY_RUN_SECONDS"] or 60 * config["RECOVERY_RUN_MINUTES"]
-        self.triggers = {
-            "recovery": IntervalTrigger(seconds=recovery_seconds),
-            "delivery": IntervalTrigger(seconds=config["DELIVERY_RUN_SECONDS"]),
-            "cleanup": CronTrigger(
-                hour=config["CLEANUP_HOUR"], minute=0, timezone=ZoneInfo(config["SHOP_TIMEZONE"])
-            ),
-        }
+        self.triggers = {name: job.trigger(config) for name, job in registered_jobs(app).items()}
         for name, trigger in self.triggers.items():
             self.scheduler.add_job(self.tick, trigger, args=[name], id=name)
 

@@ -12,14 +12,15 @@ from sqlalchemy.exc import IntegrityError
 from dashboard.audit.service import record
 from dashboard.extensions import db
 from dashboard.incomplete_orders.models import IncompleteOrder
-from dashboard.incomplete_orders.service import ItemSnapshot
+from dashboard.line_items import ItemSnapshot
 from dashboard.orders.emails import queue_confirmation
 from dashboard.orders.models import Order, OrderItem
-from dashboard.recovery.service import attribute_conversion
+from dashboard.signals import order_converted
 from dashboard.timeutil import utcnow
+from dashboard.transaction import DomainError
 
 
-class ConversionRefused(Exception):
+class ConversionRefused(DomainError):
     """The incomplete order cannot be converted; the message says why."""
 
 
@@ -29,7 +30,7 @@ class AlreadyConverted(ConversionRefused):
         super().__init__(f"Already converted — see order {order.number}.")
 
 
-class OrderNumberConflict(Exception):
+class OrderNumberConflict(DomainError):
     def __init__(self, order):
         self.order = order
         super().__init__(
@@ -111,7 +112,7 @@ def convert_to_order(incomplete_order, actor, *, staff=None, payment_received=Tr
         items=[OrderItem(**item.copy_fields()) for item in incomplete_order.items],
     )
     _save(order, incomplete_order.id)
-    attribute_conversion(order, incomplete_order.id)
+    order_converted.send(order, incomplete_order_id=incomplete_order.id)
     queue_confirmation(order)
     db.session.refresh(incomplete_order)
     record(
@@ -218,7 +219,7 @@ def record_storefront_order(report, actor):
             return existing, "existing", False
         raise OrderNumberConflict(existing) from None
     if cart is not None:
-        attribute_conversion(order, cart.id)
+        order_converted.send(order, incomplete_order_id=cart.id)
         queue_confirmation(order)
         record(
             actor,

@@ -59,6 +59,11 @@ class ConsoleConnection:
         )
 
 
+def delivers():
+    """False for the console backend: what it prints reaches no customer."""
+    return current_app.config["MAIL_BACKEND"] != "console"
+
+
 def connect():
     if current_app.config["MAIL_BACKEND"] == "console":
         return ConsoleConnection()

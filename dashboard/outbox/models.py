@@ -4,7 +4,11 @@ from dashboard.extensions import db
 from dashboard.timeutil import utcnow
 
 # withdrawn: no longer wanted when it was about to go out (the customer bought, say).
-OUTBOX_STATUSES = ("queued", "sending", "sent", "failed", "withdrawn")
+# printed: the console mail backend (development) printed it; no customer received it.
+OUTBOX_STATUSES = ("queued", "sending", "sent", "printed", "failed", "withdrawn")
+# Went out: handed to the mail server, or (development only; production refuses the
+# console backend) printed in its place. What recovers a cart is an email that went out.
+WENT_OUT = ("sent", "printed")
 
 
 class OutboxMessage(db.Model):
@@ -15,7 +19,7 @@ class OutboxMessage(db.Model):
 
     A message may be queued with no content (subject and bodies NULL): its kind's renderer
     writes it when it first goes out, from the record as it is then (see
-    dashboard.outbox.service.deliver_due). Once written, the content is what was sent.
+    dashboard.outbox.delivery). Once written, the content is what was sent.
     """
 
     __tablename__ = "outbox_messages"

@@ -11,6 +11,7 @@ from dashboard.htmx import render_page_or_fragment
 from dashboard.listing import SortOption, bounded_count, keyset_page, parse_amount
 from dashboard.outbox import service
 from dashboard.outbox.models import OUTBOX_STATUSES, OutboxMessage
+from dashboard.transaction import committed
 
 bp = Blueprint("outbox", __name__, url_prefix="/outbox")
 
@@ -83,13 +84,9 @@ def detail(message_id):
 @role_required("manager")
 def retry(message_id):
     message = db.session.get(OutboxMessage, message_id) or abort(404)
-    try:
+    with committed("warning") as change:
         service.retry_now(message)
-    except ValueError as error:
-        db.session.rollback()
-        flash(str(error), "warning")
-    else:
         record(Actor.staff(current_user), "outbox.retry", "outbox_message", message.id)
-        db.session.commit()
+    if change.ok:
         flash("Queued again; it goes out with the next delivery run.", "success")
     return redirect(url_for(".detail", message_id=message.id))

@@ -16,7 +16,7 @@ from dashboard.extensions import db
 from dashboard.incomplete_orders.models import IncompleteOrder
 from dashboard.outbox.service import Content, Unwritable, Withdrawn
 from dashboard.recovery.models import Suppression
-from dashboard.recovery.service import Settings, read_dedupe_key, still_wanted, why_not
+from dashboard.recovery.rules import RecoverySettings, read_dedupe_key, still_wanted, why_not
 from dashboard.recovery.tokens import public_url, restore_token, unsubscribe_token
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ def render_batch(messages):
             select(Suppression.email).where(Suppression.email.in_({m.to_email for m in messages}))
         )
     )
-    settings = Settings.from_config()
+    settings = RecoverySettings.from_config()
     rendered = {}
     for message in messages:
         order_id, step = steps[message.id]

@@ -1,16 +1,21 @@
-"""The recovery jobs: plain functions that the scheduler and the CLI both call."""
+"""What the recovery domain plugs into the app: its scheduled job, the renderer that
+writes its emails when they go out, and the credit a conversion gives."""
+
+from apscheduler.triggers.interval import IntervalTrigger
 
 from dashboard.audit.service import Actor
-from dashboard.outbox.service import deliver_due
-from dashboard.recovery import cleanup, service
-
-MAX_DELIVERY_ROUNDS = 1000
+from dashboard.jobs.registry import Job, register_job
+from dashboard.outbox.service import register_renderer
+from dashboard.recovery import emails, service
+from dashboard.recovery.rules import RecoverySettings
+from dashboard.recovery.runner import run_recovery
+from dashboard.signals import order_converted
 
 
 def recovery_run(hours_after=None, max_attempts=None, dry_run=False, echo=None):
     """Queue due recovery emails. Returns counts."""
-    settings = service.Settings.from_config(hours_after, max_attempts)
-    result = service.send_due(Actor.system("recovery"), settings=settings, dry_run=dry_run)
+    settings = RecoverySettings.from_config(hours_after, max_attempts)
+    result = run_recovery(Actor.system("recovery"), settings=settings, dry_run=dry_run)
     if dry_run:
         for order_id, email, step in result.planned:
             if echo:
@@ -19,18 +24,20 @@ def recovery_run(hours_after=None, max_attempts=None, dry_run=False, echo=None):
     return {"queued": result.sent, **{f"step_{k}": v for k, v in sorted(result.by_step.items())}}
 
 
-def delivery_run(limit=500):
-    """Deliver what the outbox holds that is due, a batch at a time."""
-    totals = {"sent": 0, "retry": 0, "failed": 0, "withdrawn": 0}
-    for _ in range(MAX_DELIVERY_ROUNDS):
-        counts = deliver_due(limit)
-        for name, value in counts.items():
-            totals[name] += value
-        if sum(counts.values()) < limit:
-            break
-    return totals
+def _every(config):
+    return config["RECOVERY_RUN_SECONDS"] or 60 * config["RECOVERY_RUN_MINUTES"]
 
 
-def cleanup_run(days=None, dry_run=False):
-    result = cleanup.cleanup(Actor.system("cleanup"), days=days, dry_run=dry_run)
-    return {"expired": result.expired, "deleted": result.deleted}
+def register(app):
+    register_job(
+        app,
+        Job(
+            "recovery",
+            "Recovery emails",
+            recovery_run,
+            trigger=lambda config: IntervalTrigger(seconds=_every(config)),
+            schedule=lambda config: f"every {_every(config):,} s",
+        ),
+    )
+    register_renderer(app, "recovery", emails.render_batch)
+    order_converted.connect(service.on_order_converted)

@@ -9,6 +9,7 @@ from dashboard.auth.models import Staff
 from dashboard.auth.permissions import role_required
 from dashboard.extensions import db
 from dashboard.staff.forms import AddStaffForm, RoleForm
+from dashboard.transaction import committed
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
@@ -35,17 +36,14 @@ def list_staff():
 def add_staff():
     form = AddStaffForm()
     if form.validate_on_submit():
-        try:
+        with committed(show=False) as change:
             staff = service.create_staff(
                 form.email.data, form.role.data, form.password.data, Actor.staff(current_user)
             )
-        except service.StaffError as error:
-            db.session.rollback()
-            form.email.errors.append(str(error))
-        else:
-            db.session.commit()
+        if change.ok:
             flash(f"Added {staff.email} as {staff.role}.", "success")
             return redirect(url_for(".list_staff"))
+        form.email.errors.append(change.message)
     return _render_list(form, 422)
 
 
@@ -61,13 +59,9 @@ def change_role(staff_id):
     if not form.validate_on_submit():
         flash("Choose one of the listed roles.", "danger")
         return redirect(url_for(".list_staff"))
-    try:
+    with committed() as change:
         service.change_role(staff, form.role.data, Actor.staff(current_user))
-    except service.StaffError as error:
-        db.session.rollback()
-        flash(str(error), "danger")
-    else:
-        db.session.commit()
+    if change.ok:
         flash(f"{staff.email} is now {staff.role}.", "success")
     return redirect(url_for(".list_staff"))
 
@@ -78,12 +72,8 @@ def set_active(staff_id, change):
     staff = _staff_or_404(staff_id)
     if not EmptyForm().validate_on_submit():
         abort(400)
-    try:
+    with committed() as result:
         service.set_active(staff, change == "activate", Actor.staff(current_user))
-    except service.StaffError as error:
-        db.session.rollback()
-        flash(str(error), "danger")
-    else:
-        db.session.commit()
+    if result.ok:
         flash(f"{staff.email} is {'active' if staff.is_active else 'deactivated'}.", "success")
     return redirect(url_for(".list_staff"))

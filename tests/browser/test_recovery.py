@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from dashboard.incomplete_orders.service import ItemSnapshot
-from dashboard.outbox.service import deliver_due
+from dashboard.outbox.delivery import deliver_due
 from dashboard.recovery.tokens import read_restore_token
 from dashboard.timeutil import utcnow
 

@@ -24,8 +24,9 @@ from dashboard import create_app
 from dashboard.audit.models import AuditEvent
 from dashboard.audit.service import Actor, record
 from dashboard.extensions import db
-from dashboard.jobs import lease, runner
+from dashboard.jobs import lease
 from dashboard.jobs.models import JobRun
+from dashboard.jobs.registry import registered_jobs
 from dashboard.jobs.runner import run_job
 from dashboard.jobs.scheduler import Scheduler, should_start
 from dashboard.outbox.models import OutboxMessage
@@ -88,9 +89,8 @@ def test_a_failing_job_is_recorded_as_an_error_and_the_next_run_works(ctx, due_c
         db.session.flush()
         db.session.execute(text("SELECT * FROM no_such_table"))
 
-    monkeypatch.setitem(
-        runner.JOBS, "recovery", dataclasses.replace(runner.JOBS["recovery"], run=broken)
-    )
+    jobs = registered_jobs()
+    monkeypatch.setitem(jobs, "recovery", dataclasses.replace(jobs["recovery"], run=broken))
     due_carts(2)
 
     failed = run_job("recovery", "schedule", "host:1:test")

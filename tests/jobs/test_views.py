@@ -113,7 +113,11 @@ def test_a_manager_runs_a_job_now_and_its_run_appears(app, client, login, due_ca
 
     page = client.get("/jobs/").text
     assert "Recovery emails started" in page
-    assert re.search(r"<td class=\"small\">manual</td>", section(page, "recovery"))
+    assert "<td class=\"small\">manual by manager@example.com</td>" in section(page, "recovery")
+    # Starting a run is a change a person made: the audit log says who.
+    with app.app_context():
+        (event,) = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "job.run_now"))
+        assert (event.actor_label, event.details["job"]) == ("manager@example.com", "recovery")
 
 
 def test_running_an_unknown_job_is_not_found(client, login):

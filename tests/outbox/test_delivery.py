@@ -10,8 +10,9 @@ from datetime import timedelta
 import pytest
 
 from dashboard.extensions import db
+from dashboard.outbox.delivery import deliver_due
 from dashboard.outbox.models import OutboxMessage
-from dashboard.outbox.service import deliver_due, insert_ignoring_duplicates, outbox_row
+from dashboard.outbox.service import insert_ignoring_duplicates, outbox_row
 from dashboard.recovery import emails
 from dashboard.timeutil import utcnow
 from tests.recovery.conftest import NOTHING, hours
@@ -345,12 +346,15 @@ def test_writing_the_emails_does_not_hold_up_other_writers(app, shop, quiet_cart
         carry_on.set()
         delivery.join(timeout=15)
     (message,) = [m for m in shop.outbox() if m.kind == "recovery"]
-    assert message.status == "sent" and "Return to your cart" in message.body_text
+    assert message.status == "printed" and "Return to your cart" in message.body_text
 
 
-def test_the_console_backend_prints_and_marks_sent(app, shop, capsys):
+def test_the_console_backend_prints_and_never_marks_sent(app, shop, capsys):
+    """Development's console backend reaches no customer: the outbox must not say "sent"."""
     assert app.config["MAIL_BACKEND"] == "console"
     (message_id,) = queue(app, "a@example.com")
-    assert shop.deliver() == {**NOTHING, "sent": 1}
-    assert "--- email to a@example.com: Hello a@example.com" in capsys.readouterr().out
-    assert shop.message(message_id).status == "sent"
+    assert shop.deliver() == {**NOTHING, "printed": 1}
+    printed = capsys.readouterr().out
+    assert "a@example.com" in printed and "Hello a@example.com" in printed
+    assert shop.message(message_id).status == "printed"
+    assert shop.message(message_id).sent_at is not None  # when it was printed

@@ -13,10 +13,11 @@ from dashboard.auth.models import Staff
 from dashboard.extensions import db
 from dashboard.incomplete_orders.models import IncompleteOrder
 from dashboard.orders.models import Order
+from dashboard.outbox.delivery import deliver_due
 from dashboard.outbox.models import OutboxMessage
-from dashboard.outbox.service import deliver_due
 from dashboard.recovery.models import RecoveryAttempt
-from dashboard.recovery.service import ledger, send_due
+from dashboard.recovery.queries import ledger
+from dashboard.recovery.runner import run_recovery
 from dashboard.timeutil import utcnow
 from tests.api.conftest import Api
 
@@ -55,7 +56,7 @@ class Shop:
     def run(self, now, **kwargs):
         """One recovery run at the simulated time `now`."""
         with self.app.app_context():
-            result = send_due(JOB, now=now, **kwargs)
+            result = run_recovery(JOB, now=now, **kwargs)
             db.session.commit()
             return result
 

@@ -14,7 +14,7 @@ from dashboard.incomplete_orders.models import (
 )
 from dashboard.outbox.models import OutboxMessage
 from dashboard.recovery.models import RecoveryAttempt
-from dashboard.recovery.service import send_due
+from dashboard.recovery.runner import run_recovery
 from dashboard.timeutil import utcnow
 from tests.recovery.conftest import JOB, hours
 
@@ -106,7 +106,7 @@ def test_a_dry_run_only_reads_so_sqlite_never_takes_its_write_lock(app, shop, qu
     with app.app_context():
         event.listen(db.engine, "before_cursor_execute", seen)
         try:
-            planned = send_due(JOB, now=quiet + hours(2), dry_run=True).planned
+            planned = run_recovery(JOB, now=quiet + hours(2), dry_run=True).planned
         finally:
             event.remove(db.engine, "before_cursor_execute", seen)
     assert [order_id for order_id, _, _ in planned] == [cart_id]

@@ -1,5 +1,5 @@
 """The ledger: for each step of a cart's sequence, sent (when), scheduled (when), or why
-not — in recovery.service.ledger and on the incomplete order's page."""
+not — in recovery.queries.ledger and on the incomplete order's page."""
 
 from datetime import timedelta
 

@@ -13,7 +13,9 @@ from dashboard.incomplete_orders.service import ItemSnapshot, apply_snapshot
 from dashboard.orders.models import Order
 from dashboard.outbox.service import insert_ignoring_duplicates, outbox_row
 from dashboard.recovery.models import RecoveryAttempt, Suppression
-from dashboard.recovery.service import recovery_dedupe_key, send_due, unsubscribe
+from dashboard.recovery.rules import recovery_dedupe_key
+from dashboard.recovery.runner import run_recovery
+from dashboard.recovery.service import unsubscribe
 from dashboard.recovery.tokens import unsubscribe_token
 from dashboard.timeutil import as_utc, utcnow
 from tests.conftest import snapshot
@@ -166,7 +168,7 @@ def test_simultaneous_runs_send_each_step_to_each_cart_once(app, shop, quiet_car
             with app.app_context():
                 try:
                     barrier.wait()
-                    sent.append(send_due(JOB, now=now).sent)
+                    sent.append(run_recovery(JOB, now=now).sent)
                     db.session.commit()
                 except Exception as error:  # reported by the main thread
                     errors.append(error)

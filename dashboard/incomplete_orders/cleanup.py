@@ -1,4 +1,8 @@
-"""Cleaning up: expire stale open carts, delete old expired and cancelled ones."""
+"""Cleaning up: expire stale open carts, delete old expired and cancelled ones.
+
+A runner: it owns its transaction (one, committed at the end) and is called by the
+scheduler and the CLI, never from a view.
+"""
 
 from dataclasses import dataclass
 from datetime import timedelta
@@ -10,6 +14,7 @@ from dashboard.audit.service import record, record_bulk
 from dashboard.extensions import db
 from dashboard.incomplete_orders.models import IncompleteOrder
 from dashboard.timeutil import utcnow
+from dashboard.transaction import run_in_transaction
 
 
 @dataclass
@@ -36,8 +41,12 @@ def cleanup(actor, days=None, now=None, dry_run=False):
             select(func.count()).select_from(IncompleteOrder).where(condition)
         )
         result = CleanupResult(count(stale), count(old))
-        db.session.rollback()
+        db.session.rollback()  # end the read
         return result
+    return run_in_transaction(_expire_and_purge, actor, stale, old, days, now)
+
+
+def _expire_and_purge(actor, stale, old, days, now):
     deleted = db.session.execute(
         delete(IncompleteOrder).where(old).execution_options(synchronize_session=False)
     ).rowcount
@@ -69,5 +78,4 @@ def cleanup(actor, days=None, now=None, dry_run=False):
             count=deleted,
             retention_days=current_app.config["RETENTION_DAYS"],
         )
-    db.session.commit()
     return CleanupResult(len(expired_ids), deleted)

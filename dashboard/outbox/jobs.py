@@ -1,0 +1,19 @@
+"""What the outbox plugs into the app: its delivery job."""
+
+from apscheduler.triggers.interval import IntervalTrigger
+
+from dashboard.jobs.registry import Job, register_job
+from dashboard.outbox.delivery import delivery_run
+
+
+def register(app):
+    register_job(
+        app,
+        Job(
+            "delivery",
+            "Outbox delivery",
+            delivery_run,
+            trigger=lambda config: IntervalTrigger(seconds=config["DELIVERY_RUN_SECONDS"]),
+            schedule=lambda config: f"every {config['DELIVERY_RUN_SECONDS']:,} s",
+        ),
+    )

@@ -1,0 +1,72 @@
+"""The recovery run: a batch job that queues every step that is due. It owns its
+transactions (a short one per batch of carts, so on SQLite the storefront and staff never
+wait long) and is called by the scheduler and the CLI, never from a view: staff's "send
+now" is dashboard.recovery.service.queue_next_step_now, in the request's transaction.
+"""
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import and_, select
+
+from dashboard.database import write_intent
+from dashboard.extensions import db
+from dashboard.incomplete_orders.models import IncompleteOrder
+from dashboard.recovery.rules import RecoverySettings, due_condition
+from dashboard.recovery.service import queue_step
+from dashboard.timeutil import utcnow
+from dashboard.transaction import run_in_transaction
+
+BATCH = 1000
+
+
+@dataclass
+class RunResult:
+    sent: int = 0
+    by_step: dict = field(default_factory=dict)
+    planned: list = field(default_factory=list)  # (incomplete order id, email, step) in a dry run
+
+
+def run_recovery(actor, now=None, dry_run=False, settings=None, where=None):
+    """Queue the recovery emails that are due in the outbox (written and delivered apart).
+
+    A `where` condition limits the run to some carts. Returns a RunResult; a dry run
+    writes nothing and lists what it would send.
+    """
+    now = now or utcnow()
+    settings = settings or RecoverySettings.from_config()
+    # A dry run only reads: on SQLite it must not hold the write lock while it does.
+    intent = write_intent.set(write_intent.get() and not dry_run)
+    try:
+        return _run(actor, now, dry_run, settings, where)
+    finally:
+        write_intent.reset(intent)
+
+
+def _run(actor, now, dry_run, settings, where):
+    result = RunResult()
+    # Later steps first: a cart moved on in this run matches no later step, so it gets at
+    # most one email per run.
+    for step in range(settings.max_attempts, 0, -1):
+        condition = due_condition(step, settings, now)
+        if where is not None:
+            condition = and_(condition, where)
+        after_id = 0
+        while True:
+            batch = db.session.execute(
+                select(IncompleteOrder.id, IncompleteOrder.email)
+                .where(condition, IncompleteOrder.id > after_id)
+                .order_by(IncompleteOrder.id)
+                .limit(BATCH)
+            ).all()
+            if not batch:
+                db.session.rollback()  # end the read
+                break
+            after_id = batch[-1].id
+            if dry_run:
+                result.planned += [(order_id, email, step) for order_id, email in batch]
+                continue
+            ids = [row.id for row in batch]
+            sent = run_in_transaction(queue_step, ids, condition, step, actor, now)
+            result.sent += sent
+            result.by_step[step] = result.by_step.get(step, 0) + sent
+    return result

@@ -1,0 +1,14 @@
+"""Signals that let one domain react to another without importing it.
+
+    order_converted.send(order, incomplete_order_id=...)
+
+is sent by dashboard.orders.service in the converting transaction, once an incomplete order
+has become `order` (the sender); the recovery domain credits its emails. Receivers flush
+only, like any service.
+"""
+
+from blinker import Namespace
+
+_signals = Namespace()
+
+order_converted = _signals.signal("order-converted")
