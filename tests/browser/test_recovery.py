@@ -71,12 +71,14 @@ def test_agent_sends_the_next_step_now_and_reads_the_email_in_the_outbox(
         page.frame_locator("iframe.email-preview").get_by_text("Brass desk lamp")
     ).to_be_visible()
 
-    # The delivery job sends it; the page now shows the email as it went out.
+    # The delivery job sends it (here: the console backend prints it, and says so); the
+    # page now shows the email as it went out.
     with app.app_context():
-        assert deliver_due()["sent"] == 1
+        assert deliver_due()["printed"] == 1
     page.reload()
     expect(page.get_by_role("heading", level=1)).to_have_text(SUBJECT)
-    expect(page.locator(".badge", has_text="sent")).to_be_visible()
+    expect(page.locator(".badge", has_text="printed")).to_be_visible()
+    expect(page.get_by_role("status")).to_contain_text("no customer received it")
     expect(page.get_by_text("This is how it reads now.")).to_have_count(0)
 
     # As the customer sees it: the items and the button back to the cart.
