@@ -27,8 +27,8 @@ from dashboard.incomplete_orders.forms import (
     NoteForm,
 )
 from dashboard.incomplete_orders.models import IncompleteOrder
+from dashboard.incomplete_orders.panels import panels_for
 from dashboard.orders.service import AlreadyConverted, convert_to_order
-from dashboard.recovery import queries as recovery_queries
 from dashboard.timeutil import to_shop_time
 from dashboard.transaction import committed
 
@@ -201,7 +201,7 @@ def detail(order_id):
         note_form=NoteForm(),
         convert_form=ConvertForm(),
         transitions=service.TRANSITIONS,
-        ledger=recovery_queries.ledger(order),
+        panels=panels_for(order),
     )
 
 

@@ -1,12 +1,14 @@
 """What the recovery domain plugs into the app: its scheduled job, the renderer that
-writes its emails when they go out, and the credit a conversion gives."""
+writes its emails when they go out, the credit a conversion gives, and the panel on a
+cart's page."""
 
 from apscheduler.triggers.interval import IntervalTrigger
 
 from dashboard.audit.service import Actor
+from dashboard.incomplete_orders.panels import register_panel
 from dashboard.jobs.registry import Job, register_job
 from dashboard.outbox.service import register_renderer
-from dashboard.recovery import emails, service
+from dashboard.recovery import emails, queries, service
 from dashboard.recovery.rules import RecoverySettings
 from dashboard.recovery.runner import run_recovery
 from dashboard.signals import order_converted
@@ -41,3 +43,6 @@ def register(app):
     )
     register_renderer(app, "recovery", emails.render_batch)
     order_converted.connect(service.on_order_converted)
+    register_panel(
+        app, "recovery/_ledger_panel.html", lambda order: {"ledger": queries.ledger(order)}
+    )
