@@ -29,6 +29,9 @@ class RecoverySettings:
     delays: tuple  # timedelta per step, after the cart's last activity
     max_attempts: int
     min_cart_value: int  # minor units
+    # No email to a cart last active longer ago than this: a reminder about a cart from
+    # June, sent in December, embarrasses the shop.
+    stop_after: timedelta = timedelta(days=7)
 
     @classmethod
     def from_config(cls, hours_after=None, max_attempts=None):
@@ -47,6 +50,7 @@ class RecoverySettings:
             tuple(timedelta(hours=h) for h in hours[:steps]),
             steps,
             config["RECOVERY_MIN_CART_VALUE"],
+            timedelta(days=config.get("RECOVERY_STOP_AFTER_DAYS", 7)),
         )
 
     def immediately(self):
@@ -154,6 +158,15 @@ NEVERS = (
         "cart value below the minimum worth an email",
         lambda settings, now: _cart.subtotal < settings.min_cart_value,
         lambda order, settings: "cart value below the minimum worth an email",
+    ),
+    Never(
+        "too_old",
+        "last active too long ago (RECOVERY_STOP_AFTER_DAYS)",
+        lambda settings, now: _cart.last_activity_at < now - settings.stop_after,
+        lambda order, settings: (
+            f"too old: last active {_day(order.last_activity_at)}, "
+            f"more than {settings.stop_after.days} days ago"
+        ),
     ),
     Never(
         "paused",

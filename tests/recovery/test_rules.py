@@ -31,6 +31,10 @@ def _below_minimum(app, shop, cart_id, quiet):
     app.config["RECOVERY_MIN_CART_VALUE"] = 1_000_000
 
 
+def _too_old(app, shop, cart_id, quiet):
+    shop.update_cart(cart_id, last_activity_at=quiet - hours(24 * 8))
+
+
 def _paused(app, shop, cart_id, quiet):
     shop.update_cart(cart_id, recovery_paused_at=quiet, recovery_paused_by="agent@example.com")
 
@@ -65,6 +69,7 @@ CASES = {
     "closed": (_closed, "expired on "),
     "no_email": (_no_email, "no email address"),
     "below_minimum": (_below_minimum, "cart value below the minimum worth an email"),
+    "too_old": (_too_old, "too old: last active "),
     "paused": (_paused, "paused by agent@example.com on "),
     "unsubscribed": (_unsubscribed, "unsubscribed on "),
     "bought": (_bought, "bought order SHOP-1 on "),
@@ -84,7 +89,7 @@ def test_every_never_is_not_sent_and_explained(app, shop, quiet_cart, name, monk
     make_it_so(app, shop, cart_id, quiet)
 
     # The run sends nothing, at any time later.
-    for later in (1, 24, 72, 500):
+    for later in (1, 24, 72, 150):
         assert shop.run(quiet + hours(later)).sent == 0
     assert shop.outbox(cart_id) == []
     # The ledger says why, for every step not sent.
@@ -143,7 +148,7 @@ def test_hours_after_shifts_the_whole_sequence(app):
 
 
 def test_with_hours_after_100_step_two_waits_its_spacing_after_step_one(app, shop, quiet_cart):
-    cart_id, quiet = quiet_cart(hours_ago=200)
+    cart_id, quiet = quiet_cart(hours_ago=101)
     with app.app_context():
         settings = RecoverySettings.from_config(hours_after=100)
     now = utcnow()
@@ -192,3 +197,18 @@ def test_a_conversion_credits_the_recovery_email_through_the_signal(app, shop, q
         order = convert_to_order(db.session.get(IncompleteOrder, cart_id), Actor.system("test"))
         db.session.commit()
         assert db.session.scalar(select(Order.recovered_step).where(Order.id == order.id)) == 1
+
+
+def test_no_email_to_a_cart_last_active_more_than_the_window_ago(shop, quiet_cart):
+    """A scheduler down for days must not wake up and remind customers of June's carts."""
+    fresh, _ = quiet_cart(hours_ago=2)
+    week_old, _ = quiet_cart(hours_ago=24 * 7 - 1)
+    stale, _ = quiet_cart(hours_ago=24 * 7 + 1)
+    assert shop.run(utcnow()).sent == 2
+    assert [a.step for a in shop.steps(fresh)] == [1]
+    assert [a.step for a in shop.steps(week_old)] == [1]
+    assert shop.steps(stale) == []
+    (first, *_rest) = shop.ledger(stale)
+    assert first.state == "blocked"
+    assert first.reason.startswith("too old: last active ")
+    assert first.reason.endswith("more than 7 days ago")

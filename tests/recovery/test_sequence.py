@@ -89,8 +89,8 @@ def test_three_steps_go_out_at_1_24_and_72_hours_then_nothing_more(
 
 
 def test_a_cart_found_long_after_it_went_quiet_gets_one_step_per_run(shop, quiet_cart):
-    cart_id, quiet = quiet_cart(hours_ago=24 * 10)
-    late = quiet + hours(24 * 9)
+    cart_id, quiet = quiet_cart(hours_ago=24 * 5)
+    late = quiet + hours(24 * 4)
 
     assert shop.run(late).by_step == {1: 1}
     assert shop.run(late).sent == 0
