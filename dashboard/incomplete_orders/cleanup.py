@@ -29,6 +29,27 @@ def cleanup(actor, days=None, now=None, dry_run=False):
     recovery attempts. Converted carts are kept: their orders point at them."""
     now = now or utcnow()
     days = current_app.config["EXPIRE_AFTER_DAYS"] if days is None else days
+    if dry_run:
+        result = preview(days, now)
+        db.session.rollback()  # end the read
+        return result
+    stale, old = _conditions(days, now)
+    return run_in_transaction(_expire_and_purge, actor, stale, old, days, now)
+
+
+def preview(days=None, now=None):
+    """What a clean-up would do now, counted; reads only (in the caller's transaction)."""
+    now = now or utcnow()
+    days = current_app.config["EXPIRE_AFTER_DAYS"] if days is None else days
+
+    def count(condition):
+        return db.session.scalar(select(func.count()).select_from(IncompleteOrder).where(condition))
+
+    stale, old = _conditions(days, now)
+    return CleanupResult(count(stale), count(old))
+
+
+def _conditions(days, now):
     stale = (IncompleteOrder.status == "open") & (
         IncompleteOrder.last_activity_at < now - timedelta(days=days)
     )
@@ -36,14 +57,7 @@ def cleanup(actor, days=None, now=None, dry_run=False):
         IncompleteOrder.status_changed_at
         < now - timedelta(days=current_app.config["RETENTION_DAYS"])
     )
-    if dry_run:
-        count = lambda condition: db.session.scalar(  # noqa: E731
-            select(func.count()).select_from(IncompleteOrder).where(condition)
-        )
-        result = CleanupResult(count(stale), count(old))
-        db.session.rollback()  # end the read
-        return result
-    return run_in_transaction(_expire_and_purge, actor, stale, old, days, now)
+    return stale, old
 
 
 def _expire_and_purge(actor, stale, old, days, now):

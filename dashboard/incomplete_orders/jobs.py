@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.triggers.cron import CronTrigger
 
 from dashboard.audit.service import Actor
-from dashboard.incomplete_orders.cleanup import cleanup
+from dashboard.incomplete_orders.cleanup import cleanup, preview
 from dashboard.jobs.registry import Job, register_job
 
 
@@ -25,5 +25,7 @@ def register(app):
                 hour=config["CLEANUP_HOUR"], minute=0, timezone=ZoneInfo(config["SHOP_TIMEZONE"])
             ),
             schedule=lambda config: f"daily at {config['CLEANUP_HOUR']:02d}:00 shop time",
+            preview=lambda: {"cleanup": preview()},
+            preview_template="jobs/_preview_cleanup.html",
         ),
     )

@@ -16,6 +16,10 @@ class Job:
     run: Callable[[], dict]  # () -> counts
     trigger: Callable  # (config) -> an APScheduler trigger
     schedule: Callable[[dict], str]  # (config) -> how often it runs, in words
+    # What a run would do now, for the confirm step of "Run now": () -> template context,
+    # shown with `preview_template`. Reads only.
+    preview: Callable[[], dict]
+    preview_template: str
 
 
 def register_job(app, job):

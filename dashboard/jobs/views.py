@@ -46,6 +46,16 @@ def list_jobs():
     )
 
 
+@bp.get("/<name>/run")
+@role_required("manager")
+def confirm_run(name):
+    """Run now, first step: what the run would do if it ran now, and a button to run it."""
+    job = registered_jobs().get(name) or abort(404)
+    return render_template(
+        "jobs/confirm.html", job=job, preview=job.preview(), empty_form=EmptyForm()
+    )
+
+
 @bp.post("/<name>/run")
 @role_required("manager")
 def run_now(name):

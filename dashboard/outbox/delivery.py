@@ -18,7 +18,7 @@ from datetime import timedelta
 
 from flask import current_app
 from flask_mail import BadHeaderError
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 
 from dashboard.database import write_intent
 from dashboard.extensions import db
@@ -37,6 +37,26 @@ UNSENDABLE = (UnicodeError, ValueError, BadHeaderError)
 BACKOFF_SECONDS = (60, 300, 900, 3600, 3 * 3600, 6 * 3600, 12 * 3600)
 
 
+def waiting(now=None):
+    """{kind: count} of the messages a delivery run would take now. Reads only."""
+    now = now or utcnow()
+    return dict(
+        db.session.execute(
+            select(OutboxMessage.kind, func.count())
+            .where(_due(now))
+            .group_by(OutboxMessage.kind)
+            .order_by(OutboxMessage.kind)
+        ).all()
+    )
+
+
+def _due(now):
+    return or_(
+        and_(OutboxMessage.status == "queued", OutboxMessage.next_attempt_at <= now),
+        and_(OutboxMessage.status == "sending", OutboxMessage.claimed_until < now),
+    )
+
+
 def delivery_run(limit=500):
     """Deliver what the outbox holds that is due, a batch at a time. Returns counts."""
     totals = {"sent": 0, "retry": 0, "failed": 0, "withdrawn": 0}
@@ -50,17 +70,7 @@ def delivery_run(limit=500):
 
 
 def _claim_due(limit, now):
-    due = (
-        select(OutboxMessage.id)
-        .where(
-            or_(
-                and_(OutboxMessage.status == "queued", OutboxMessage.next_attempt_at <= now),
-                and_(OutboxMessage.status == "sending", OutboxMessage.claimed_until < now),
-            )
-        )
-        .order_by(OutboxMessage.id)
-        .limit(limit)
-    )
+    due = select(OutboxMessage.id).where(_due(now)).order_by(OutboxMessage.id).limit(limit)
     if db.session.get_bind().dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
     ids = (

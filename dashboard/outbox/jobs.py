@@ -3,7 +3,7 @@
 from apscheduler.triggers.interval import IntervalTrigger
 
 from dashboard.jobs.registry import Job, register_job
-from dashboard.outbox.delivery import delivery_run
+from dashboard.outbox.delivery import delivery_run, waiting
 
 
 def register(app):
@@ -15,5 +15,7 @@ def register(app):
             delivery_run,
             trigger=lambda config: IntervalTrigger(seconds=config["DELIVERY_RUN_SECONDS"]),
             schedule=lambda config: f"every {config['DELIVERY_RUN_SECONDS']:,} s",
+            preview=lambda: {"waiting": waiting()},
+            preview_template="jobs/_preview_delivery.html",
         ),
     )

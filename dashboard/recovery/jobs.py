@@ -26,6 +26,9 @@ def recovery_run(hours_after=None, max_attempts=None, dry_run=False, echo=None):
     return {"queued": result.sent, **{f"step_{k}": v for k, v in sorted(result.by_step.items())}}
 
 
+PREVIEW_ROWS = 50
+
+
 def _every(config):
     return config["RECOVERY_RUN_SECONDS"] or 60 * config["RECOVERY_RUN_MINUTES"]
 
@@ -39,6 +42,8 @@ def register(app):
             recovery_run,
             trigger=lambda config: IntervalTrigger(seconds=_every(config)),
             schedule=lambda config: f"every {_every(config):,} s",
+            preview=lambda: {"due": queries.due_summary(PREVIEW_ROWS)},
+            preview_template="jobs/_preview_recovery.html",
         ),
     )
     register_renderer(app, "recovery", emails.render_batch)

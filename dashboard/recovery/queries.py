@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select
 
 from dashboard.extensions import db
 from dashboard.incomplete_orders.models import IncompleteOrder
@@ -84,20 +84,44 @@ def ledger(order, now=None, settings=None):
 def due_now(limit, settings=None, now=None):
     """What the next recovery run would queue: ([(incomplete order id, email, step)] up to
     `limit`, the total). Later steps first, as the run takes them."""
+    summary = due_summary(limit, settings, now)
+    return [(row.id, row.email, row.step) for row in summary.rows], summary.total
+
+
+@dataclass
+class DueSummary:
+    """What a recovery run would send now, for a person to check before it goes out."""
+
+    total: int
+    by_step: dict  # step -> count
+    oldest_activity: object  # the longest-quiet cart's last activity, or None
+    value_by_currency: dict  # currency -> total cart value, minor units
+    rows: list  # the first carts: id, email, step, last_activity_at, subtotal, currency
+
+
+def due_summary(limit, settings=None, now=None):
     now = now or utcnow()
     settings = settings or RecoverySettings.from_config()
-    rows, total = [], 0
+    o = IncompleteOrder
+    summary = DueSummary(0, {}, None, {}, [])
     for step in range(settings.max_attempts, 0, -1):
         condition = due_condition(step, settings, now)
-        total += db.session.scalar(select(func.count()).where(condition))
-        if len(rows) < limit:
-            rows += [
-                (order_id, email, step)
-                for order_id, email in db.session.execute(
-                    select(IncompleteOrder.id, IncompleteOrder.email)
-                    .where(condition)
-                    .order_by(IncompleteOrder.id)
-                    .limit(limit - len(rows))
-                )
-            ]
-    return rows, total
+        for currency, count, value, oldest in db.session.execute(
+            select(o.currency, func.count(), func.sum(o.subtotal), func.min(o.last_activity_at))
+            .where(condition)
+            .group_by(o.currency)
+        ):
+            summary.total += count
+            summary.by_step[step] = summary.by_step.get(step, 0) + count
+            summary.value_by_currency[currency] = summary.value_by_currency.get(currency, 0) + value
+            if summary.oldest_activity is None or oldest < summary.oldest_activity:
+                summary.oldest_activity = oldest
+        if len(summary.rows) < limit:
+            summary.rows += db.session.execute(
+                select(o.id, o.email, o.last_activity_at, o.subtotal, o.currency)
+                .add_columns(literal(step).label("step"))
+                .where(condition)
+                .order_by(o.last_activity_at)
+                .limit(limit - len(summary.rows))
+            ).all()
+    return summary

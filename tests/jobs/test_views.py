@@ -113,7 +113,7 @@ def test_a_manager_runs_a_job_now_and_its_run_appears(app, client, login, due_ca
 
     page = client.get("/jobs/").text
     assert "Recovery emails started" in page
-    assert "<td class=\"small\">manual by manager@example.com</td>" in section(page, "recovery")
+    assert '<td class="small">manual by manager@example.com</td>' in section(page, "recovery")
     # Starting a run is a change a person made: the audit log says who.
     with app.app_context():
         (event,) = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "job.run_now"))
@@ -152,10 +152,43 @@ def test_the_recovery_preview_lists_what_the_next_run_would_send_and_changes_not
     assert sends == []
 
 
+def test_run_now_shows_what_the_run_would_do_before_it_runs(app, client, login, due_carts):
+    """A manager's "Run now" first says how many emails would go, per step, to whom and
+    how stale; the run starts only from the confirm button."""
+    due = due_carts(3, days=2)
+    due_carts(1, days=6)  # the longest-quiet cart, still inside the recovery window
+    login("manager")
+
+    page = client.get("/jobs/recovery/run").text
+
+    assert "A run now would queue <strong>4 recovery emails</strong>" in page
+    assert "step 1: 4." in page
+    assert "€240.00" in page  # 4 carts of €60.00
+    assert all(email in page for email in due.values())
+    assert 'action="/jobs/recovery/run"' in page and "Run recovery emails now" in page
+    assert count(app, OutboxMessage) == 0 and count(app, JobRun) == 0
+
+
+def test_run_now_previews_clean_up_and_delivery_too(app, client, login, due_carts):
+    due_carts(2, days=40)  # quiet longer than EXPIRE_AFTER_DAYS (30)
+    login("manager")
+
+    cleanup = client.get("/jobs/cleanup/run").text
+    assert "would expire <strong>2</strong> open carts" in cleanup
+    assert "delete <strong>0</strong>" in cleanup
+    delivery = client.get("/jobs/delivery/run").text
+    assert "No email is waiting" in delivery
+    assert count(app, JobRun) == 0
+    with app.app_context():
+        assert set(db.session.scalars(select(IncompleteOrder.status))) == {"open"}
+
+
 @pytest.mark.parametrize("role", ["viewer", "agent"])
 def test_only_managers_run_jobs_or_preview(app, client, login, due_carts, role):
     due_carts(1)
     login(role)
+
+    assert client.get("/jobs/recovery/run").status_code == 403
 
     assert client.post("/jobs/recovery/run").status_code == 403
     assert client.post("/jobs/delivery/run").status_code == 403
