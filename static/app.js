@@ -104,4 +104,12 @@
       document.getElementById("bulk-slot").innerHTML = "";
     }
   });
+  // The main menu on a phone: the "Menu" button shows and hides it.
+  document.addEventListener("click", function (event) {
+    var toggle = event.target.closest("[data-menu-toggle]");
+    if (!toggle) return;
+    var nav = toggle.closest("[data-menu]");
+    var open = nav.classList.toggle("menu-open");
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
+  });
 })();

@@ -1,0 +1,52 @@
+"""Every staff page on a 390 px phone: the menu folds behind a button, nothing runs off
+the screen sideways."""
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.browser
+
+PAGES = [
+    "/",
+    "/incomplete-orders/",
+    "/orders/",
+    "/outbox/",
+    "/jobs/",
+    "/jobs/recovery/run",
+    "/audit/",
+    "/staff/",
+    "/api-keys/",
+]
+
+
+def test_staff_pages_fit_a_phone_and_the_menu_folds(
+    page, console_errors, sign_in, make_staff, make_incomplete_order
+):
+    make_staff("manager")
+    make_incomplete_order(name="Ada Lovelace-Byron", email="ada.lovelace.byron@example.com")
+    page.set_viewport_size({"width": 390, "height": 844})
+    sign_in("manager@example.com")
+
+    for path in PAGES:
+        page.goto(path)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"{path} is {width} px wide on a 390 px screen"
+
+    menu = page.get_by_role("navigation", name="Main")
+    orders = menu.get_by_role("link", name="Orders", exact=True)
+    expect(orders).to_be_hidden()
+    toggle = menu.get_by_role("button", name="Menu")
+    expect(toggle).to_have_attribute("aria-expanded", "false")
+    toggle.click()
+    expect(toggle).to_have_attribute("aria-expanded", "true")
+    orders.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Orders")
+    assert console_errors == []
+
+
+def test_the_menu_is_one_row_on_a_laptop(page, sign_in, make_staff):
+    make_staff("manager")
+    sign_in("manager@example.com")
+    menu = page.get_by_role("navigation", name="Main")
+    expect(menu.get_by_role("button", name="Menu")).to_be_hidden()
+    expect(menu.get_by_role("link", name="Audit log")).to_be_visible()
