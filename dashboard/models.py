@@ -33,3 +33,12 @@ __all__ += ["OutboxMessage", "RecoveryAttempt", "Suppression"]
 from dashboard.jobs.models import JobRun, SchedulerLease  # noqa: E402
 
 __all__ += ["JobRun", "SchedulerLease"]
+
+from dashboard.returns.models import (  # noqa: E402
+    ReturnEvent,
+    ReturnLine,
+    ReturnNote,
+    ReturnRequest,
+)
+
+__all__ += ["ReturnEvent", "ReturnLine", "ReturnNote", "ReturnRequest"]

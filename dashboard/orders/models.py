@@ -27,8 +27,14 @@ class Order(db.Model):
     phone = db.Column(db.String(40))
     currency = db.Column(db.String(3), nullable=False)
     total = db.Column(db.BigInteger, nullable=False)  # minor units
+    # What of the total was shipping, when the storefront says (not refunded with items).
+    shipping_total = db.Column(db.BigInteger)
+    # Refunded through return requests so far; a refund never takes it past the total.
+    refunded_total = db.Column(db.BigInteger, nullable=False, default=0, server_default="0")
     payment_received = db.Column(db.Boolean, nullable=False, default=True)
     placed_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    # When the parcel arrived: the return window counts from it (RETURN_WINDOW_FROM).
+    delivered_at = db.Column(db.DateTime)
     # Attribution: set when the converted cart had been sent recovery emails.
     recovered_step = db.Column(db.Integer)
     recovery_clicked = db.Column(
@@ -64,3 +70,6 @@ class OrderItem(LineItemColumns, db.Model):
     order_id = db.Column(
         db.Integer, db.ForeignKey("orders.id", ondelete="CASCADE"), nullable=False, index=True
     )
+    # What the line actually cost after discounts, when the storefront says; without it a
+    # refund spreads the order's discount over its lines (dashboard/returns/refunds.py).
+    paid_total = db.Column(db.BigInteger)
