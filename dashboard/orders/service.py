@@ -4,7 +4,7 @@ Either way an incomplete order becomes an order exactly once, whatever races occ
 """
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -137,6 +137,14 @@ def convert_to_order(incomplete_order, actor, *, staff=None, payment_received=Tr
 
 
 @dataclass
+class OrderLine(ItemSnapshot):
+    """An order's line as the storefront reports it: a cart line, and what it actually cost
+    after discounts when the storefront knows (refunds are computed from it)."""
+
+    paid_total: int | None = None
+
+
+@dataclass
 class StorefrontOrder:
     """A completed order as the storefront reports it."""
 
@@ -150,17 +158,26 @@ class StorefrontOrder:
     email: str | None = None
     phone: str | None = None
     name: str | None = None
+    shipping_total: int | None = None
+    # Reported later with PATCH as a rule; not part of what makes a report "the same".
+    delivered_at: datetime | None = None
 
     def same_as(self, order):
         cart_id = order.incomplete_order.cart_id if order.incomplete_order else None
-        mine = [(i.sku, i.name, i.quantity, i.unit_price) for i in self.items]
-        theirs = [(i.sku, i.name, i.quantity, i.unit_price) for i in order.items]
+        mine = [_line(i) for i in self.items]
+        theirs = [_line(i) for i in order.items]
         return (
             (self.currency, self.total, self.email, self.customer_id, self.placed_at)
             == (order.currency, order.total, order.email, order.customer_id, order.placed_at)
+            and self.shipping_total == order.shipping_total
             and mine == theirs
             and (self.cart_id is None or self.cart_id == cart_id)
         )
+
+
+def _line(item):
+    paid = getattr(item, "paid_total", None)
+    return (item.sku, item.name, item.quantity, item.unit_price, paid)
 
 
 def record_storefront_order(report, actor):
@@ -203,8 +220,10 @@ def record_storefront_order(report, actor):
         phone=report.phone,
         currency=report.currency,
         total=report.total,
+        shipping_total=report.shipping_total,
         payment_received=True,
         placed_at=report.placed_at,
+        delivered_at=report.delivered_at,
         created_at=utcnow(),
         items=[OrderItem(**asdict(item)) for item in report.items],
     )
@@ -239,3 +258,38 @@ def record_storefront_order(report, actor):
         incomplete_order_id=cart.id if cart else None,
     )
     return order, "created", cart is not None
+
+
+class DeliveryRefused(DomainError):
+    """A delivery time that cannot be right; the message says why."""
+
+
+def record_delivery(order, delivered_at, actor, *, now=None):
+    """Set when the order's parcel arrived (the return window counts from it), or clear it
+    with None. A correction is allowed and audited like the first report."""
+    now = now or utcnow()
+    if delivered_at is not None:
+        if delivered_at < order.placed_at:
+            raise DeliveryRefused(
+                f"Order {order.number} was placed at {order.placed_at:%Y-%m-%d %H:%M} UTC; "
+                "it cannot have been delivered before that."
+            )
+        if delivered_at > now + timedelta(hours=1):
+            raise DeliveryRefused(
+                "The delivery time is in the future; send it once the parcel has arrived."
+            )
+    before = order.delivered_at
+    if before == delivered_at:
+        return order, False
+    order.delivered_at = delivered_at
+    db.session.flush()
+    record(
+        actor,
+        "order.delivered",
+        "order",
+        order.id,
+        number=order.number,
+        before=before,
+        after=delivered_at,
+    )
+    return order, True
