@@ -112,4 +112,27 @@
     var open = nav.classList.toggle("menu-open");
     toggle.setAttribute("aria-expanded", open ? "true" : "false");
   });
+
+  // A secret shown once (a new API key): the field selects itself, a button copies it.
+  document.addEventListener("focusin", function (event) {
+    if (event.target.matches("[data-select-on-focus]")) event.target.select();
+  });
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-copy]");
+    if (!button) return;
+    var field = document.querySelector(button.dataset.copy);
+    field.select();
+    var done = function () {
+      button.textContent = button.dataset.copiedText || "Copied";
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(field.value).then(done, function () {
+        document.execCommand("copy");
+        done();
+      });
+    } else {
+      document.execCommand("copy");
+      done();
+    }
+  });
 })();

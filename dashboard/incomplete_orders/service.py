@@ -162,7 +162,7 @@ class Transition:
 TRANSITIONS = {
     "expire": Transition("expire", "Expire", "Expired", ("open",), "expired"),
     "cancel": Transition("cancel", "Cancel", "Cancelled", ("open", "expired"), "cancelled"),
-    "reopen": Transition("reopen", "Reopen", "Reopened", ("expired",), "open"),
+    "reopen": Transition("reopen", "Reopen", "Reopened", ("expired", "cancelled"), "open"),
 }
 BULK_ACTIONS = ("expire", "cancel")
 

@@ -16,8 +16,10 @@ from werkzeug.datastructures import MultiDict
 from dashboard.audit.service import Actor
 from dashboard.auth.forms import EmptyForm
 from dashboard.auth.permissions import role_required
+from dashboard.confirm import confirm_page
 from dashboard.csv_export import stream_csv
 from dashboard.extensions import db
+from dashboard.formatting import money, shop_time
 from dashboard.htmx import is_htmx, render_page_or_fragment, toast
 from dashboard.incomplete_orders import queries, service
 from dashboard.incomplete_orders.forms import (
@@ -228,6 +230,26 @@ def convert(order_id):
         return redirect(url_for("orders.detail", order_id=new_order.id))
     status = 422 if request.method == "POST" else 200
     return render_template("incomplete_orders/convert.html", order=order, form=form), status
+
+
+@bp.get("/<int:order_id>/cancel")
+@role_required("agent")
+def confirm_cancel(order_id):
+    order = _get_order(order_id)
+    who = order.name or order.email or "this customer"
+    return confirm_page(
+        title=f"Cancel the cart of {who}?",
+        lines=(
+            f"{order.item_count} item(s), {money(order.subtotal, order.currency)}, last active "
+            f"{shop_time(order.last_activity_at)}.",
+            "A cancelled cart gets no more recovery emails and leaves the open list. "
+            "You can reopen it later from its page.",
+        ),
+        action=url_for(".change_status", order_id=order.id, action="cancel"),
+        button="Cancel the cart",
+        back=url_for(".detail", order_id=order.id),
+        back_label="Keep the cart open",
+    )
 
 
 @bp.post("/<int:order_id>/<any(expire, cancel, reopen):action>")

@@ -7,6 +7,7 @@ from dashboard.auth import service
 from dashboard.auth.forms import EmptyForm
 from dashboard.auth.models import Staff
 from dashboard.auth.permissions import role_required
+from dashboard.confirm import confirm_page
 from dashboard.extensions import db
 from dashboard.staff.forms import AddStaffForm, RoleForm
 from dashboard.transaction import committed
@@ -64,6 +65,24 @@ def change_role(staff_id):
     if change.ok:
         flash(f"{staff.email} is now {staff.role}.", "success")
     return redirect(url_for(".list_staff"))
+
+
+@bp.get("/<int:staff_id>/deactivate")
+@role_required("manager")
+def confirm_deactivate(staff_id):
+    staff = _staff_or_404(staff_id)
+    return confirm_page(
+        title=f"Deactivate {staff.email}?",
+        lines=(
+            f"{staff.email} ({staff.role}) is signed out at their next request and cannot "
+            "sign in again until a manager reactivates the account.",
+            "Their past changes stay in the audit log under their name.",
+        ),
+        action=url_for(".set_active", staff_id=staff.id, change="deactivate"),
+        button="Deactivate the account",
+        back=url_for(".list_staff"),
+        back_label="Keep the account active",
+    )
 
 
 @bp.post("/<int:staff_id>/<any(deactivate, activate):change>")

@@ -21,7 +21,8 @@ def manager_id(login):
 
 
 def _create(client, name="Storefront production"):
-    return client.post("/api-keys/", data={"name": name})
+    """Create a key as a manager does: the form posts, the browser follows the redirect."""
+    return client.post("/api-keys/", data={"name": name}, follow_redirects=True)
 
 
 def _plaintext(response):
@@ -45,7 +46,9 @@ def _events(app, action):
 def test_a_manager_creates_a_key_and_sees_it_once(app, client, manager_id):
     response = _create(client)
 
-    assert response.status_code == 201
+    # Post, redirect, show: a reload of the page shows no key and creates no other.
+    assert [r.status_code for r in response.history] == [303]
+    assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
     plaintext = _plaintext(response)
     assert "shown only this once" in response.text
@@ -57,6 +60,20 @@ def test_a_manager_creates_a_key_and_sees_it_once(app, client, manager_id):
     assert listing.headers["Cache-Control"] == "no-store"
     assert plaintext not in listing.text
     assert f"rk_{key.prefix}_…" in listing.text
+    assert len(_keys(app)) == 1
+    assert 'data-copy="#new-key"' in response.text and "onclick" not in response.text
+
+
+def test_revoking_a_key_asks_first_and_says_what_it_does(app, client, manager_id):
+    _create(client)
+    [key] = _keys(app)
+    page = client.get(f"/api-keys/{key.id}/revoke")
+    assert page.status_code == 200
+    assert "Revoke the API key “Storefront production”?" in page.text
+    assert f'action="/api-keys/{key.id}/revoke"' in page.text
+    assert "Keep the key" in page.text
+    [key] = _keys(app)
+    assert key.is_active  # asking changed nothing
 
 
 def test_only_a_sha256_hash_of_the_key_is_stored(app, client, manager_id):

@@ -426,11 +426,13 @@ def test_bulk_expire_shows_in_each_orders_timeline(client, agent_id, make_incomp
         ("open", "cancel", "cancelled", "Cancelled."),
         ("expired", "cancel", "cancelled", "Cancelled."),
         ("expired", "reopen", "open", "Reopened."),
+        ("cancelled", "reopen", "open", "Reopened."),
         (
             "open",
             "reopen",
             "open",
-            "This incomplete order is open, so it cannot be reopened (only expired ones can).",
+            "This incomplete order is open, so it cannot be reopened "
+            "(only expired or cancelled ones can).",
         ),
         (
             "converted",
@@ -568,3 +570,22 @@ def test_csv_export_defuses_spreadsheet_formulas(client, agent_id, make_incomple
     make_incomplete_order(name=name)
     header, row = csv.reader(io.StringIO(client.get("/incomplete-orders/export.csv").text))
     assert row[header.index("name")] == "'" + name
+
+
+def test_cancel_asks_first_then_the_cart_can_be_reopened(
+    app, client, agent_id, make_incomplete_order
+):
+    order_id = make_incomplete_order()
+    page = client.get(f"/incomplete-orders/{order_id}/cancel").text
+    assert "Cancel the cart of" in page and "You can reopen it later" in page
+    assert f'action="/incomplete-orders/{order_id}/cancel"' in page
+    # The way back has the focus, not the destructive button.
+    assert f'href="/incomplete-orders/{order_id}" autofocus>Keep the cart open' in page
+    assert _statuses(app) == {order_id: "open"}
+
+    client.post(f"/incomplete-orders/{order_id}/cancel")
+    assert _statuses(app) == {order_id: "cancelled"}
+    detail = client.get(f"/incomplete-orders/{order_id}").text
+    assert f'action="/incomplete-orders/{order_id}/reopen"' in detail
+    client.post(f"/incomplete-orders/{order_id}/reopen")
+    assert _statuses(app) == {order_id: "open"}

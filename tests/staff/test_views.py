@@ -97,3 +97,16 @@ def test_manager_deactivates_and_reactivates_a_colleague(app, client, manager_id
     assert _staff(app, "agent@example.com").is_active
     assert [e.record_id for e in _events(app, "staff.deactivate")] == [agent_id]
     assert [e.record_id for e in _events(app, "staff.activate")] == [agent_id]
+
+
+def test_deactivating_asks_first_and_keeps_the_account_until_confirmed(
+    app, client, login, make_staff
+):
+    login("manager")
+    agent_id = make_staff("agent", "ada@example.com")
+    page = client.get(f"/staff/{agent_id}/deactivate").text
+    assert "Deactivate ada@example.com?" in page
+    assert f'action="/staff/{agent_id}/deactivate"' in page
+    assert "autofocus>Keep the account active" in page
+    with app.app_context():
+        assert db.session.get(Staff, agent_id).is_active
