@@ -240,7 +240,8 @@ def confirm_cancel(order_id):
     return confirm_page(
         title=f"Cancel the cart of {who}?",
         lines=(
-            f"{order.item_count} item(s), {money(order.subtotal, order.currency)}, last active "
+            f"{order.item_count} item{'s' if order.item_count != 1 else ''}, "
+            f"{money(order.subtotal, order.currency)}, last active "
             f"{shop_time(order.last_activity_at)}.",
             "A cancelled cart gets no more recovery emails and leaves the open list. "
             "You can reopen it later from its page.",
