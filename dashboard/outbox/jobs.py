@@ -1,12 +1,15 @@
-"""What the outbox plugs into the app: its delivery job."""
+"""What the outbox plugs into the app: its delivery job, and the warning pages show when
+email is not going out."""
 
 from apscheduler.triggers.interval import IntervalTrigger
 
 from dashboard.jobs.registry import Job, register_job
 from dashboard.outbox.delivery import delivery_run, waiting
+from dashboard.outbox.health import mail_problems
 
 
 def register(app):
+    app.add_template_global(mail_problems)
     register_job(
         app,
         Job(
