@@ -14,7 +14,7 @@ from dashboard.auth.models import Staff
 from dashboard.extensions import db
 from dashboard.incomplete_orders.models import IncompleteOrder, IncompleteOrderNote
 from dashboard.orders.models import Order
-from tests.conftest import csrf_token_from
+from tests.helpers import csrf_token_from
 
 # Endpoints anyone may open: sign-in, health, the API's description, and the links in
 # customers' emails (proved by their signed tokens). The JSON API authenticates by key

@@ -13,7 +13,8 @@ from dashboard.extensions import db
 from dashboard.incomplete_orders.models import IncompleteOrder
 from dashboard.orders.models import Order
 from dashboard.orders.service import AlreadyConverted, convert_to_order
-from tests.api.conftest import Api, cart_body, items, order_body
+from tests.factories import cart_body, items, order_body
+from tests.helpers import Api
 
 
 def race(*racers):

@@ -16,7 +16,8 @@ from dashboard.auth.models import Staff
 from dashboard.extensions import db
 from dashboard.incomplete_orders.models import IncompleteOrder
 from dashboard.orders.models import Order
-from tests.api.conftest import Api, cart_body, items, order_body, row_count
+from tests.factories import cart_body, items, order_body
+from tests.helpers import Api, row_count
 
 
 def _changes(app):

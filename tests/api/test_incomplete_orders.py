@@ -10,7 +10,8 @@ from dashboard.audit.service import Actor
 from dashboard.extensions import db
 from dashboard.incomplete_orders.models import IncompleteOrder, IncompleteOrderItem
 from dashboard.orders.service import convert_to_order
-from tests.api.conftest import KEY_NAME, at, audit_events, items, row_count
+from tests.factories import KEY_NAME, at, items
+from tests.helpers import audit_events, row_count
 
 
 def _cart(app, cart_id):

@@ -9,7 +9,8 @@ from dashboard.extensions import db
 from dashboard.incomplete_orders.models import IncompleteOrder
 from dashboard.orders.models import Order
 from dashboard.orders.service import convert_to_order
-from tests.api.conftest import KEY_NAME, audit_events, items, order_body, row_count
+from tests.factories import KEY_NAME, items, order_body
+from tests.helpers import audit_events, row_count
 
 
 def _order(app, number):

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from dashboard.api_keys.models import ApiKey
 from dashboard.audit.models import AuditEvent
 from dashboard.extensions import db
-from tests.api.conftest import Api
+from tests.helpers import Api
 
 KEY_PATTERN = re.compile(r'id="new-key" readonly value="(rk_[0-9a-f]{8}_[A-Za-z0-9_-]{20,})"')
 

@@ -7,7 +7,7 @@ from config import ProductionConfig, TestConfig
 from dashboard import create_app
 from dashboard.auth.models import LoginFailure
 from dashboard.extensions import db
-from tests.conftest import PASSWORD
+from tests.factories import PASSWORD
 
 
 def _sign_in(client, email, password=PASSWORD, address="127.0.0.1", **fields):

@@ -14,8 +14,8 @@ from dashboard.extensions import db
 from dashboard.incomplete_orders.models import IncompleteOrder
 from dashboard.orders.models import Order
 from dashboard.timeutil import utcnow
-from tests.browser.conftest import ARTIFACTS
-from tests.conftest import PASSWORD
+from tests.factories import PASSWORD
+from tests.helpers import ARTIFACTS
 
 pytestmark = pytest.mark.browser
 

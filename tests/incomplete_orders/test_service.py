@@ -18,7 +18,7 @@ from dashboard.incomplete_orders.service import (
     change_status,
 )
 from dashboard.timeutil import utcnow
-from tests.conftest import snapshot
+from tests.factories import snapshot
 
 STOREFRONT = Actor.system("storefront")
 

@@ -31,7 +31,7 @@ from dashboard.jobs.runner import run_job
 from dashboard.jobs.scheduler import Scheduler, should_start
 from dashboard.outbox.models import OutboxMessage
 from dashboard.timeutil import utcnow
-from tests.jobs.conftest import wait_for
+from tests.helpers import wait_for
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PROCESS_SCRIPT = Path(__file__).with_name("scheduler_process.py")

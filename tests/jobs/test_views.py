@@ -16,7 +16,7 @@ from dashboard.jobs import lease
 from dashboard.jobs.models import JobRun
 from dashboard.outbox.models import OutboxMessage
 from dashboard.timeutil import utcnow
-from tests.jobs.conftest import wait_for
+from tests.helpers import wait_for
 
 HOLDER = "web-2:4242:c0ffee"
 

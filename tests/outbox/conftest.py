@@ -1,3 +1,8 @@
-"""The outbox tests use the recovery tests' helpers."""
+"""Every outbox test runs with the recovery settings it counts on (tests.factories.SETTINGS)."""
 
-from tests.recovery.conftest import _settings, quiet_cart, shop  # noqa: F401  (fixtures)
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _settings(recovery_settings):
+    pass

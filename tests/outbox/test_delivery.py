@@ -15,7 +15,7 @@ from dashboard.outbox.models import OutboxMessage
 from dashboard.outbox.service import insert_ignoring_duplicates, outbox_row
 from dashboard.recovery import emails
 from dashboard.timeutil import utcnow
-from tests.recovery.conftest import NOTHING, hours
+from tests.factories import NOTHING, hours
 
 
 def queue(app, *recipients, now=None):

@@ -12,7 +12,7 @@ from dashboard.incomplete_orders.models import IncompleteOrder
 from dashboard.orders.service import convert_to_order
 from dashboard.outbox.models import OutboxMessage
 from dashboard.recovery import emails
-from tests.recovery.conftest import NOTHING, hours
+from tests.factories import NOTHING, hours
 
 SCRIPT = '<script>alert("owned")</script>'
 

@@ -6,7 +6,7 @@ from dashboard.extensions import db
 from dashboard.incomplete_orders.models import IncompleteOrder
 from dashboard.orders.service import convert_to_order
 from dashboard.timeutil import as_utc, utcnow
-from tests.recovery.conftest import NOTHING, hours
+from tests.factories import NOTHING, hours
 
 
 def convert(app, cart_id):

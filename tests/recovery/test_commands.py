@@ -16,7 +16,7 @@ from dashboard.outbox.models import OutboxMessage
 from dashboard.recovery.models import RecoveryAttempt
 from dashboard.recovery.runner import run_recovery
 from dashboard.timeutil import utcnow
-from tests.recovery.conftest import JOB, hours
+from tests.factories import JOB, hours
 
 
 @pytest.fixture

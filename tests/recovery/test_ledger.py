@@ -10,7 +10,7 @@ from dashboard.incomplete_orders.models import IncompleteOrder
 from dashboard.orders.service import convert_to_order
 from dashboard.recovery import service as recovery
 from dashboard.timeutil import as_utc, utcnow
-from tests.recovery.conftest import hours
+from tests.factories import hours
 
 
 def states(ledger):

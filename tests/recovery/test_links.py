@@ -14,7 +14,7 @@ from dashboard.extensions import db
 from dashboard.incomplete_orders.models import IncompleteOrder
 from dashboard.orders.service import convert_to_order
 from dashboard.recovery.tokens import restore_token
-from tests.recovery.conftest import hours
+from tests.factories import hours
 
 
 def token_for(app, cart_id, step):

@@ -18,8 +18,7 @@ from dashboard.recovery.runner import run_recovery
 from dashboard.recovery.service import unsubscribe
 from dashboard.recovery.tokens import unsubscribe_token
 from dashboard.timeutil import as_utc, utcnow
-from tests.conftest import snapshot
-from tests.recovery.conftest import JOB, NOTHING, hours
+from tests.factories import JOB, NOTHING, hours, snapshot
 
 
 def steps_sent(shop, cart_id):

@@ -14,7 +14,7 @@ from dashboard.recovery import service
 from dashboard.recovery.models import Suppression
 from dashboard.recovery.rules import NEVERS, RecoverySettings, why_not, why_not_now
 from dashboard.timeutil import utcnow
-from tests.recovery.conftest import hours
+from tests.factories import hours
 
 AGENT = Actor("staff", None, "agent@example.com")
 

@@ -4,7 +4,7 @@ cart's last activity, each delivered once to a real SMTP server, then nothing mo
 import re
 
 from dashboard.recovery.tokens import read_restore_token, read_unsubscribe_token
-from tests.recovery.conftest import NOTHING, SETTINGS, hours
+from tests.factories import NOTHING, SETTINGS, hours
 
 BASE_URL = SETTINGS["PUBLIC_BASE_URL"]
 SUBJECTS = {

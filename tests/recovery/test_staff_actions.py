@@ -3,7 +3,7 @@ viewers may only look."""
 
 import pytest
 
-from tests.recovery.conftest import hours
+from tests.factories import hours
 
 
 def recovery_url(cart_id, change):
