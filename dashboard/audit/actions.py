@@ -13,6 +13,7 @@ ACTION_LABELS = {
     "incomplete_order.bulk_cancel": "Cancelled in bulk",
     "incomplete_order.purge": "Old expired and cancelled carts deleted",
     "order.create": "Order created",
+    "order.mark_paid": "Payment received",
     "order.delivered": "Delivery reported",
     "return_request.submit": "Return request submitted",
     "return_request.override": "Eligibility rule overridden",

@@ -2,6 +2,7 @@ from datetime import timedelta
 
 from sqlalchemy import or_, select
 
+from dashboard.audit.models import AuditEvent
 from dashboard.extensions import db
 from dashboard.listing import (
     SortOption,
@@ -51,3 +52,14 @@ def list_page(filters, page_size):
     )
     count, capped = bounded_count(db.session, stmt, Order.id)
     return page, count, capped, ("-" if descending else "") + sort.key
+
+
+def history(order):
+    """What happened to an order, oldest first: the audit events about it (created,
+    marked paid, ...), with who."""
+    return db.session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.record_type == "order", AuditEvent.record_id == order.id)
+        .order_by(AuditEvent.id)
+        .limit(200)
+    ).all()

@@ -293,3 +293,23 @@ def record_delivery(order, delivered_at, actor, *, now=None):
         after=delivered_at,
     )
     return order, True
+
+
+class PaymentAlreadyRecorded(DomainError):
+    pass
+
+
+def mark_paid(order, actor):
+    """Record that an order awaiting payment (a bank transfer, say) has been paid. Once:
+    a second click, or a colleague's, is told it was done already."""
+    won = db.session.execute(
+        update(Order)
+        .where(Order.id == order.id, Order.payment_received.is_(False))
+        .values(payment_received=True)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not won:
+        raise PaymentAlreadyRecorded(f"Order {order.number} is marked paid already.")
+    db.session.refresh(order)
+    record(actor, "order.mark_paid", "order", order.id, number=order.number)
+    return order

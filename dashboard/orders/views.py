@@ -1,11 +1,15 @@
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 
+from dashboard.audit.service import Actor
+from dashboard.auth.forms import EmptyForm
 from dashboard.auth.permissions import role_required
 from dashboard.extensions import db
 from dashboard.htmx import render_page_or_fragment
-from dashboard.orders import queries
+from dashboard.orders import queries, service
 from dashboard.orders.forms import OrderFilterForm
 from dashboard.orders.models import Order
+from dashboard.transaction import committed
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
 
@@ -31,4 +35,22 @@ def list_orders():
 @role_required("viewer")
 def detail(order_id):
     order = db.session.get(Order, order_id) or abort(404)
-    return render_template("orders/detail.html", order=order)
+    return render_template(
+        "orders/detail.html",
+        order=order,
+        history=queries.history(order),
+        empty_form=EmptyForm(),
+    )
+
+
+@bp.post("/<int:order_id>/mark-paid")
+@role_required("agent")
+def mark_paid(order_id):
+    order = db.session.get(Order, order_id) or abort(404)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    with committed("warning") as change:
+        service.mark_paid(order, Actor.staff(current_user))
+    if change.ok:
+        flash(f"Order {order.number} is marked paid.", "success")
+    return redirect(url_for(".detail", order_id=order.id))
