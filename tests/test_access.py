@@ -26,6 +26,7 @@ PUBLIC = {
     "api.openapi",
     "recovery.restore",
     "recovery.unsubscribe",
+    "recovery.resubscribe",
 }
 
 

@@ -31,6 +31,7 @@ ACTION_LABELS = {
     "recovery.pause": "Recovery emails paused",
     "recovery.resume": "Recovery emails resumed",
     "recovery.unsubscribe": "Customer unsubscribed",
+    "recovery.resubscribe": "Customer asked for reminders again",
     "outbox.retry": "Email queued again",
     "job.run_now": "Job run started by hand",
     "api_key.create": "API key created",

@@ -30,6 +30,7 @@ from dashboard.incomplete_orders.forms import (
 )
 from dashboard.incomplete_orders.models import IncompleteOrder
 from dashboard.incomplete_orders.panels import panels_for
+from dashboard.money import csv_amount
 from dashboard.orders.service import AlreadyConverted, convert_to_order
 from dashboard.timeutil import to_shop_time
 from dashboard.transaction import committed
@@ -84,7 +85,7 @@ def export_csv():
                 o.name,
                 o.phone,
                 o.currency,
-                f"{o.subtotal / 100:.2f}",
+                csv_amount(o.subtotal, o.currency),
                 o.item_count,
                 o.recovery_attempts,
                 to_shop_time(o.created_at).isoformat(timespec="seconds"),
@@ -211,6 +212,9 @@ def detail(order_id):
 @role_required("agent")
 def convert(order_id):
     order = _get_order(order_id)
+    if order.status == "converted" and order.converted_order is not None:
+        flash(f"Already converted — see order {order.converted_order.number}.", "info")
+        return redirect(url_for("orders.detail", order_id=order.converted_order.id))
     form = ConvertForm()
     if form.validate_on_submit():
         with committed(show=False) as change:

@@ -102,6 +102,17 @@ def unsubscribe(email, actor):
     return email
 
 
+def resubscribe(email, actor):
+    """The customer asks for reminders again, from their unsubscribe link (idempotent)."""
+    email = email.strip().lower()
+    suppression = db.session.get(Suppression, email)
+    if suppression is not None:
+        db.session.delete(suppression)
+        db.session.flush()
+        record(actor, "recovery.resubscribe", None, None, email=email)
+    return email
+
+
 def record_click(incomplete_order_id, step):
     """Note the first click of a restore link; returns the cart, or None if it is gone."""
     order = db.session.get(IncompleteOrder, incomplete_order_id)

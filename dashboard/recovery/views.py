@@ -13,6 +13,7 @@ from dashboard.auth.permissions import role_required
 from dashboard.extensions import csrf, db
 from dashboard.incomplete_orders.models import IncompleteOrder
 from dashboard.recovery import service
+from dashboard.recovery.models import Suppression
 from dashboard.recovery.rules import RecoverySettings, why_not_now
 from dashboard.recovery.tokens import read_restore_token, read_unsubscribe_token
 from dashboard.transaction import committed
@@ -49,7 +50,19 @@ def unsubscribe(token):
         with committed(show=False):
             service.unsubscribe(email, Actor("customer", None, email))
         return render_template("recovery/unsubscribed.html", email=email)
-    return render_template("recovery/unsubscribe.html", email=email, token=token)
+    already = db.session.get(Suppression, email) is not None
+    return render_template("recovery/unsubscribe.html", email=email, token=token, already=already)
+
+
+@bp.post("/u/<token>/resubscribe")
+@csrf.exempt
+def resubscribe(token):
+    email = read_unsubscribe_token(token)
+    if email is None:
+        return render_template("recovery/link_invalid.html")
+    with committed(show=False):
+        service.resubscribe(email, Actor("customer", None, email))
+    return render_template("recovery/resubscribed.html", email=email)
 
 
 @bp.post("/incomplete-orders/<int:order_id>/recovery/<any(pause, resume, 'send-next'):change>")

@@ -13,7 +13,8 @@ from dashboard.audit.service import Actor
 from dashboard.extensions import db
 from dashboard.incomplete_orders.models import IncompleteOrder
 from dashboard.orders.service import convert_to_order
-from dashboard.recovery.tokens import restore_token
+from dashboard.recovery.models import Suppression
+from dashboard.recovery.tokens import restore_token, unsubscribe_token
 from tests.factories import hours
 
 
@@ -146,3 +147,19 @@ def test_a_click_while_someone_else_writes_still_redirects(app, client, shop, qu
     assert response.status_code == 303
     assert shop.steps(cart_id)[0].clicked_at is not None
     assert shop.cart(other_cart).name == "Changed meanwhile"
+
+
+def test_an_unsubscribed_address_sees_so_and_can_ask_for_reminders_again(app, client):
+    with app.app_context():
+        token = unsubscribe_token("ada@example.com")
+    client.post(f"/u/{token}")
+    page = client.get(f"/u/{token}").text
+    assert "You are already unsubscribed" in page
+    assert f'action="/u/{token}/resubscribe"' in page
+    assert "Reclaim Demo Shop</title>" in page  # the shop's name, not the tool's
+
+    back = client.post(f"/u/{token}/resubscribe").text
+    assert "Cart reminders are back on" in back
+    with app.app_context():
+        assert db.session.get(Suppression, "ada@example.com") is None
+    assert "Stop cart reminders?" in client.get(f"/u/{token}").text
