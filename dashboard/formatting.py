@@ -1,18 +1,12 @@
 """Template filters: money in minor units, times in the shop's zone."""
 
+from dashboard.money import format_money, shop_locale
 from dashboard.timeutil import to_shop_time
-
-CURRENCY_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£"}
 
 
 def money(minor_units, currency):
-    if minor_units is None:
-        return ""
-    sign = "-" if minor_units < 0 else ""
-    major, minor = divmod(abs(int(minor_units)), 100)
-    symbol = CURRENCY_SYMBOLS.get(currency)
-    amount = f"{major:,}.{minor:02d}"
-    return f"{sign}{symbol}{amount}" if symbol else f"{sign}{amount} {currency}"
+    """Minor units of `currency` as the shop's locale writes money ("" for None)."""
+    return format_money(minor_units, currency, locale=shop_locale())
 
 
 def shop_time(value, fmt="%d %b %Y %H:%M"):

@@ -4,10 +4,11 @@ from datetime import date
 
 from flask_wtf import FlaskForm
 from wtforms import SelectChoice
-from wtforms.validators import NumberRange, ValidationError
+from wtforms.validators import ValidationError
+
+from dashboard import money
 
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2999, 12, 31)
-MAX_AMOUNT = 1_000_000_000  # in major units: far above any cart, far below overflow
 
 
 def options(pairs):
@@ -22,7 +23,14 @@ def sensible_date(_form, field):
 
 
 def amount_range():
-    return NumberRange(min=0, max=MAX_AMOUNT, message=f"Must be from 0 to {MAX_AMOUNT:,}.")
+    """An amount in the shop's currency, up to money.MAX_MINOR_UNITS, in the currency's places."""
+
+    def check(_form, field):
+        problem = money.shop_amount_problem(field.data)
+        if problem:
+            raise ValidationError(problem)
+
+    return check
 
 
 class FilterForm(FlaskForm):

@@ -5,6 +5,8 @@ from datetime import datetime
 
 from sqlalchemy import func, select, tuple_
 
+from dashboard.money import MAX_MINOR_UNITS
+
 COUNT_CAP = 10_000
 
 
@@ -22,7 +24,7 @@ class SortOption:
 
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL
-MAX_AMOUNT = 2**63 - 1
+MAX_AMOUNT = MAX_MINOR_UNITS  # no stored amount or count is larger
 
 
 def parse_datetime(text):
@@ -30,7 +32,7 @@ def parse_datetime(text):
 
 
 def parse_amount(text):
-    """An integer a BIGINT column can hold; ValueError otherwise (the cursor is ignored)."""
+    """An integer no larger than any stored amount; ValueError otherwise (cursor ignored)."""
     value = int(text)
     if abs(value) > MAX_AMOUNT:
         raise ValueError(text)

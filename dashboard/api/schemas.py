@@ -15,10 +15,10 @@ from pydantic import (
 )
 
 from dashboard.incomplete_orders.models import STAGES, STATUSES
+from dashboard.money import MAX_MINOR_UNITS
 
 Stage = Literal[STAGES]
 Currency = str
-MAX_MINOR_UNITS = 10**12  # ten billion in major units: more is a bug, not a cart
 
 
 def _no_nul(value: str) -> str:
@@ -92,6 +92,14 @@ class CartSnapshotIn(Body):
         if self.customer_id is None and self.guest_session is None:
             raise ValueError("give customer_id (a registered customer) or guest_session (a guest)")
         return self
+
+    @field_validator("items")
+    @classmethod
+    def _within_largest_amount(cls, items):
+        # The cart's subtotal is held, sorted and paged on like any other amount.
+        if sum(i.quantity * i.unit_price for i in items) > MAX_MINOR_UNITS:
+            raise ValueError(f"add up to more than {MAX_MINOR_UNITS:,} minor units")
+        return items
 
     @field_validator("snapshot_at")
     @classmethod

@@ -19,6 +19,7 @@ from dashboard.listing import (
     parse_amount,
     parse_datetime,
 )
+from dashboard.money import shop_currency, to_minor
 from dashboard.timeutil import shop_day_start_utc
 
 INCOMPLETE_ORDER_SORTS = Sorts(
@@ -35,7 +36,7 @@ INCOMPLETE_ORDER_SORTS = Sorts(
 
 
 def _minor_units(amount: Decimal):
-    return int((amount * 100).to_integral_value())
+    return to_minor(amount, shop_currency())
 
 
 def filter_conditions(filters):
