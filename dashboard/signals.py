@@ -3,8 +3,14 @@
     order_converted.send(order, incomplete_order_id=...)
 
 is sent by dashboard.orders.service in the converting transaction, once an incomplete order
-has become `order` (the sender); the recovery domain credits its emails. Receivers flush
-only, like any service.
+has become `order` (the sender); the recovery domain credits its emails.
+
+    return_request_moved.send(request, event=..., actor=...)
+
+is sent by dashboard.returns.service in the transaction of each move of a return request
+(event: submitted, approved, rejected, received, completed, cancelled).
+
+Receivers flush only, like any service.
 """
 
 from blinker import Namespace
@@ -12,3 +18,4 @@ from blinker import Namespace
 _signals = Namespace()
 
 order_converted = _signals.signal("order-converted")
+return_request_moved = _signals.signal("return-request-moved")

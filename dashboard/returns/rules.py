@@ -395,3 +395,24 @@ class _Combined:
 
     name: str
     quantity: int
+
+
+# Clocks: when a decision is due, and by when an approved return should be back.
+#     RETURN_DECISION_SLA_HOURS  48  a pending request is due a decision this long after it came
+#     RETURN_SHIP_BY_DAYS        14  an approved return is overdue when not received by then
+
+
+def decision_sla():
+    return timedelta(hours=int(current_app.config.get("RETURN_DECISION_SLA_HOURS", 48)))
+
+
+def ship_by_days():
+    return int(current_app.config.get("RETURN_SHIP_BY_DAYS", 14))
+
+
+def decision_due_at(request):
+    return request.submitted_at + decision_sla()
+
+
+def ship_by_for(approved_at):
+    return approved_at + timedelta(days=ship_by_days())

@@ -10,6 +10,8 @@ from dashboard.audit.service import Actor
 from dashboard.extensions import db
 from dashboard.line_items import ItemSnapshot
 from dashboard.orders.service import OrderLine, StorefrontOrder, record_storefront_order
+from dashboard.returns.rules import DraftLine, ReturnDraft
+from dashboard.returns.service import submit
 from dashboard.timeutil import utcnow
 
 STOREFRONT = Actor("api_key", None, "Storefront")
@@ -77,3 +79,24 @@ def storefront_order(
     order, _, _ = record_storefront_order(report, STOREFRONT)
     db.session.flush()
     return order
+
+
+def draft_for(order, *lines, type="return", reason="size_or_fit", comment=None, email=None):
+    """A request for `order` from (sku, quantity[, reason[, comment]]) tuples; by default
+    every line of the order in full."""
+    lines = lines or tuple((item.sku, item.quantity) for item in order.items)
+    return ReturnDraft(
+        order_number=order.number,
+        email=email or order.email,
+        type=type,
+        reason=reason,
+        comment=comment,
+        items=[DraftLine(*line) for line in lines],
+    )
+
+
+def submitted(order, *lines, **kwargs):
+    """A pending request submitted by the storefront through the service."""
+    request, _ = submit(draft_for(order, *lines, **kwargs), STOREFRONT)
+    db.session.flush()
+    return request
