@@ -1,6 +1,6 @@
 """The refund computation as a table: prices paid × quantities, fees and their waivers,
 partial receipt, the cap at what remains refundable, discounts spread over lines, and a
-currency without decimals. Pure: orders are built in memory, nothing is saved."""
+currency without decimals. Orders are built in memory; nothing is saved."""
 
 from decimal import Decimal
 
@@ -17,6 +17,8 @@ from dashboard.returns.refunds import (
 )
 
 NO_FEES = RefundSettings(Decimal(0), 0)
+# Sentences format money in the shop's locale, a setting of the app.
+pytestmark = pytest.mark.usefixtures("ctx")
 
 
 def order(*lines, total=None, shipping=None, refunded=0, currency="EUR"):
