@@ -39,6 +39,7 @@ def list_jobs():
         jobs=jobs,
         schedule={name: job.schedule(current_app.config) for name, job in jobs.items()},
         runs=runs,
+        running=any(run.outcome == "running" for recent in runs.values() for run in recent),
         lease=lease.current(),
         next_runs=scheduler.next_runs() if scheduler else {},
         this_process=scheduler.holder if scheduler else None,

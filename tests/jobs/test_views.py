@@ -113,7 +113,7 @@ def test_a_manager_runs_a_job_now_and_its_run_appears(app, client, login, due_ca
 
     page = client.get("/jobs/").text
     assert "Recovery emails started" in page
-    assert '<td class="small">manual by manager@example.com</td>' in section(page, "recovery")
+    assert '<td class="small">Run now by manager@example.com</td>' in section(page, "recovery")
     # Starting a run is a change a person made: the audit log says who.
     with app.app_context():
         (event,) = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "job.run_now"))
@@ -202,3 +202,16 @@ def test_signed_out_visitors_are_sent_to_sign_in(client):
     for response in (client.get("/jobs/"), client.post("/jobs/recovery/run")):
         assert response.status_code == 302
         assert "/login" in response.headers["Location"]
+
+
+def test_a_running_run_refreshes_the_page_until_it_ends(app, client, login):
+    add_run(app, "recovery", 1, outcome="running")
+    login("viewer")
+    page = client.get("/jobs/").text
+    assert 'hx-trigger="every 2s"' in page and "Running…" in page
+    with app.app_context():
+        run = db.session.scalar(select(JobRun))
+        run.outcome = "ok"
+        db.session.commit()
+    page = client.get("/jobs/").text
+    assert 'hx-trigger="every 2s"' not in page and "Done" in page
