@@ -1,41 +1,246 @@
-"""Settings for Reclaim, read from the environment (and a `.env` file in development)."""
+"""Settings for Reclaim: read from the environment and a `.env` file in the project root
+when the app is created (never at import), and checked on the values the app will use.
+
+`Settings` names every variable, its type and its default (`.env.example` lists them).
+The classes below it say what each environment adds: `create_app()` picks one from
+RECLAIM_ENV, tests pass their own. A class's upper-case attributes win over the
+environment, so `class Config(TestConfig): SQLALCHEMY_DATABASE_URI = ...` is all a test
+needs.
+"""
 
 import os
+import re
+import sys
 from datetime import timedelta
+from decimal import Decimal
+from itertools import pairwise
 from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from dotenv import load_dotenv
+from babel import Locale, UnknownLocaleError
+from babel.numbers import is_currency
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 BASE_DIR = Path(__file__).resolve().parent
-load_dotenv(BASE_DIR / ".env")
 
-
-def _env_bool(name, default):
-    value = os.environ.get(name)
-    if value is None:
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def _env_int(name, default):
-    value = os.environ.get(name)
-    return int(value) if value not in (None, "") else default
-
-
-def _sqlite_default():
-    instance = BASE_DIR / "instance"
-    instance.mkdir(exist_ok=True)
-    return f"sqlite:///{instance / 'reclaim.sqlite3'}"
-
-
+# Published in this file, so it protects nothing: only a development machine may use it.
 DEV_SECRET_KEY = "dev-only-not-secret"
+SECRET_KEY_MIN_LENGTH = 32
+SQLITE_DEFAULT_NAME = "reclaim.sqlite3"
+# Below this many rounds a leaked password table falls to a laptop (OWASP: 600,000).
+PBKDF2_MIN_ITERATIONS = 600_000
+# Settings whose value an error message must never repeat.
+SECRETS = {"SECRET_KEY", "MAIL_PASSWORD", "DATABASE_URL"}
+
+PositiveInt = Annotated[int, Field(ge=1)]
+NonNegativeInt = Annotated[int, Field(ge=0)]
+
+
+class SettingsError(RuntimeError):
+    """Settings the app cannot run with. Its message is one line per wrong setting, each
+    naming the variable and what to do, fit to print instead of a traceback."""
+
+
+class Settings(BaseSettings):
+    """Every environment variable Reclaim reads, with its type and its default."""
+
+    model_config = SettingsConfigDict(
+        env_file=BASE_DIR / ".env",
+        env_file_encoding="utf-8",
+        case_sensitive=True,
+        env_ignore_empty=True,  # VAR= in .env means "the default", as an unset variable does
+        extra="ignore",
+    )
+
+    RECLAIM_ENV: Literal["development", "production"] = "production"
+    SECRET_KEY: str = DEV_SECRET_KEY
+    # Empty: a SQLite file in the instance folder.
+    DATABASE_URL: str = ""
+    PROXY_FIX_HOPS: NonNegativeInt = 0
+    PASSWORD_HASH_METHOD: str = "scrypt"
+
+    SHOP_NAME: str = "Reclaim Demo Shop"
+    SHOP_TIMEZONE: str = "Europe/Berlin"
+    SHOP_CURRENCY: str = "EUR"
+    SHOP_LOCALE: str = "en_GB"
+    SHOP_CONTACT_EMAIL: str = "help@example.com"
+    STOREFRONT_URL: str = "http://localhost:8000"
+    PUBLIC_BASE_URL: str = "http://127.0.0.1:5000"
+
+    LOGIN_MAX_FAILURES_PER_ACCOUNT: PositiveInt = 5
+    LOGIN_MAX_FAILURES_PER_ADDRESS: PositiveInt = 20
+    LOGIN_FAILURE_WINDOW_MINUTES: PositiveInt = 15
+
+    RECOVERY_DELAYS_HOURS: Annotated[list[int], NoDecode] = [1, 24, 72]
+    RECOVERY_MAX_ATTEMPTS: PositiveInt = 3
+    RECOVERY_MIN_CART_VALUE: NonNegativeInt = 0
+    # Empty: STOREFRONT_URL + /cart/restore?cart={cart_id}
+    RECOVERY_RESTORE_URL: str = ""
+    RECOVERY_STOP_AFTER_DAYS: PositiveInt = 7
+    RESTORE_LINK_DAYS: PositiveInt = 30
+    EXPIRE_AFTER_DAYS: PositiveInt = 30
+    RETENTION_DAYS: PositiveInt = 180
+
+    RETURN_WINDOW_DAYS: PositiveInt = 30
+    RETURN_WINDOW_FROM: Literal["delivery", "order"] = "delivery"
+    RETURN_SHIP_BY_DAYS: PositiveInt = 14
+    RETURN_DECISION_SLA_HOURS: PositiveInt = 48
+    RESTOCKING_FEE_PERCENT: Annotated[Decimal, Field(ge=0, le=100)] = Decimal(0)
+    RETURN_SHIPPING_FEE: Annotated[int | dict[str, int], NoDecode] = 0
+    FINAL_SALE_SKUS: str = ""
+
+    # Empty: console in development, smtp in production.
+    MAIL_BACKEND: Literal["", "console", "smtp"] = ""
+    MAIL_SERVER: str = "localhost"
+    MAIL_PORT: Annotated[int, Field(ge=1, le=65535)] = 25
+    MAIL_USE_TLS: bool = False
+    MAIL_USE_SSL: bool = False
+    MAIL_USERNAME: str | None = None
+    MAIL_PASSWORD: str | None = None
+    MAIL_DEFAULT_SENDER: str = "shop@example.com"
+    MAIL_TIMEOUT_SECONDS: PositiveInt = 10
+    OUTBOX_MAX_ATTEMPTS: PositiveInt = 8
+
+    SCHEDULER_ENABLED: bool = False
+    SCHEDULER_LEASE_SECONDS: Annotated[int, Field(ge=3)] = 30
+    RECOVERY_RUN_MINUTES: PositiveInt = 5
+    RECOVERY_RUN_SECONDS: NonNegativeInt = 0
+    DELIVERY_RUN_SECONDS: PositiveInt = 60
+    CLEANUP_HOUR: Annotated[int, Field(ge=0, le=23)] = 4
+    SQLITE_BACKGROUND_CHECKPOINTS: bool = True
+
+    API_MAX_BODY_BYTES: PositiveInt = 256 * 1024
+    API_RATE_LIMIT_PER_MINUTE: PositiveInt = 3000
+
+    @field_validator("DATABASE_URL")
+    @classmethod
+    def _database_url(cls, value):
+        if value:
+            try:
+                make_url(value)
+            except ArgumentError:
+                raise ValueError(
+                    "is not a database URL; use sqlite:////path/to/file.sqlite3 or "
+                    "postgresql+psycopg://user:password@host/database"
+                ) from None
+        return value
+
+    @field_validator("PASSWORD_HASH_METHOD")
+    @classmethod
+    def _password_hash_method(cls, value):
+        if not re.fullmatch(r"scrypt(:\d+:\d+:\d+)?|pbkdf2(:sha(256|512)(:\d+)?)?", value):
+            raise ValueError("must be scrypt, scrypt:N:R:P, pbkdf2 or pbkdf2:sha256:ITERATIONS")
+        return value
+
+    @field_validator("SHOP_TIMEZONE")
+    @classmethod
+    def _time_zone(cls, value):
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("is not a time zone; use a name like Europe/Berlin") from None
+        return value
+
+    @field_validator("SHOP_CURRENCY")
+    @classmethod
+    def _currency(cls, value):
+        value = value.strip().upper()
+        if not is_currency(value):
+            raise ValueError("is not an ISO 4217 currency code; use one like EUR, GBP or JPY")
+        return value
+
+    @field_validator("SHOP_LOCALE")
+    @classmethod
+    def _locale(cls, value):
+        try:
+            Locale.parse(value)
+        except (UnknownLocaleError, ValueError):
+            raise ValueError("is not a locale; use one like en_GB, de_DE or fr_FR") from None
+        return value
+
+    @field_validator("STOREFRONT_URL", "PUBLIC_BASE_URL")
+    @classmethod
+    def _web_address(cls, value):
+        if not re.fullmatch(r"https?://[^/\s]+(/\S*)?", value):
+            raise ValueError("must be a web address starting with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("RECOVERY_RESTORE_URL")
+    @classmethod
+    def _restore_url(cls, value):
+        if value and "{cart_id}" not in value:
+            raise ValueError("must contain {cart_id}, where the storefront's cart id goes")
+        return value
+
+    @field_validator("RECOVERY_DELAYS_HOURS", mode="before")
+    @classmethod
+    def _delays(cls, value):
+        if isinstance(value, str):
+            parts = [part.strip() for part in value.split(",")]
+            if not all(part.isdigit() for part in parts):
+                raise ValueError("must be whole numbers of hours separated by commas, like 1,24,72")
+            value = [int(part) for part in parts]
+        if not value or value[0] < 1 or any(b <= a for a, b in pairwise(value)):
+            raise ValueError(
+                "each delay counts from the cart's last activity: at least 1 hour, "
+                "and each longer than the one before (like 1,24,72)"
+            )
+        return value
+
+    @field_validator("RETURN_SHIPPING_FEE", mode="before")
+    @classmethod
+    def _shipping_fee(cls, value):
+        if not isinstance(value, str):
+            return value
+        value = value.strip()
+        if value.isdigit():
+            return int(value)
+        fees = {}
+        for part in value.split(","):
+            code, _, fee = part.partition(":")
+            code, fee = code.strip().upper(), fee.strip()
+            if not is_currency(code) or not fee.isdigit():
+                raise ValueError(
+                    "must be minor units in the shop's currency (495) "
+                    "or per currency (EUR:495,JPY:800)"
+                )
+            fees[code] = int(fee)
+        return fees
+
+    def app_config(self, instance_path):
+        """The app.config values these settings give: the variables under their own names
+        (DATABASE_URL as SQLALCHEMY_DATABASE_URI), and what follows from them."""
+        values = self.model_dump(exclude={"DATABASE_URL"})
+        values["SQLALCHEMY_DATABASE_URI"] = self.DATABASE_URL or default_database_url(instance_path)
+        values["MAIL_BACKEND"] = self.MAIL_BACKEND or (
+            "console" if self.RECLAIM_ENV == "development" else "smtp"
+        )
+        values["RECOVERY_RESTORE_URL"] = self.RECOVERY_RESTORE_URL or (
+            self.STOREFRONT_URL + "/cart/restore?cart={cart_id}"
+        )
+        return values
+
+
+class _GivenOnly(Settings):
+    """The values given and the defaults, never the environment: a developer's `.env` or
+    a variable left set in the shell does not change what the tests run with."""
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, **_other_sources):
+        return (init_settings,)
 
 
 class Config:
-    SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
-    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or _sqlite_default()
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    """What every environment shares. Upper-case attributes are app.config values; those
+    named like a setting win over the environment."""
 
+    reads_environment = True
+
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     # CSRF tokens live as long as the session: staff keep tabs open all day.
     WTF_CSRF_TIME_LIMIT = None
     SESSION_COOKIE_HTTPONLY = True
@@ -46,97 +251,138 @@ class Config:
     REMEMBER_COOKIE_SECURE = False
     REMEMBER_COOKIE_DURATION = timedelta(days=14)
     PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
-    # Number of proxies in front of the app that set X-Forwarded-For (0: none).
-    PROXY_FIX_HOPS = _env_int("PROXY_FIX_HOPS", 0)
-
-    SHOP_NAME = os.environ.get("SHOP_NAME", "Reclaim Demo Shop")
-    SHOP_TIMEZONE = os.environ.get("SHOP_TIMEZONE", "Europe/Berlin")
-    SHOP_CURRENCY = os.environ.get("SHOP_CURRENCY", "EUR")
-    STOREFRONT_URL = os.environ.get("STOREFRONT_URL", "http://localhost:8000")
-
-    # Failed sign-ins: at most this many per account / per client address per window.
-    LOGIN_MAX_FAILURES_PER_ACCOUNT = _env_int("LOGIN_MAX_FAILURES_PER_ACCOUNT", 5)
-    LOGIN_MAX_FAILURES_PER_ADDRESS = _env_int("LOGIN_MAX_FAILURES_PER_ADDRESS", 20)
-    LOGIN_FAILURE_WINDOW_MINUTES = _env_int("LOGIN_FAILURE_WINDOW_MINUTES", 15)
-
-    RECOVERY_DELAYS_HOURS = [
-        int(h) for h in os.environ.get("RECOVERY_DELAYS_HOURS", "1,24,72").split(",")
-    ]
-    RECOVERY_MAX_ATTEMPTS = _env_int("RECOVERY_MAX_ATTEMPTS", 3)
-    RECOVERY_MIN_CART_VALUE = _env_int("RECOVERY_MIN_CART_VALUE", 0)  # minor units
-    # Where a restore link sends the customer; {cart_id} is replaced.
-    RECOVERY_RESTORE_URL = os.environ.get(
-        "RECOVERY_RESTORE_URL", STOREFRONT_URL.rstrip("/") + "/cart/restore?cart={cart_id}"
-    )
-    RESTORE_LINK_DAYS = _env_int("RESTORE_LINK_DAYS", 30)
-    SHOP_CONTACT_EMAIL = os.environ.get("SHOP_CONTACT_EMAIL", "help@example.com")
-    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
-    EXPIRE_AFTER_DAYS = _env_int("EXPIRE_AFTER_DAYS", 30)
-    RETENTION_DAYS = _env_int("RETENTION_DAYS", 180)
-    RETURN_WINDOW_DAYS = _env_int("RETURN_WINDOW_DAYS", 30)
-
-    MAIL_SERVER = os.environ.get("MAIL_SERVER", "localhost")
-    MAIL_PORT = _env_int("MAIL_PORT", 25)
-    MAIL_USE_TLS = _env_bool("MAIL_USE_TLS", False)
-    MAIL_USERNAME = os.environ.get("MAIL_USERNAME")
-    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
-    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "shop@example.com")
-    MAIL_TIMEOUT_SECONDS = _env_int("MAIL_TIMEOUT_SECONDS", 10)
-    # "console": print emails and keep them in the outbox (development); "smtp": deliver.
-    MAIL_BACKEND = os.environ.get("MAIL_BACKEND", "console")
-    OUTBOX_MAX_ATTEMPTS = _env_int("OUTBOX_MAX_ATTEMPTS", 8)
-
-    SCHEDULER_ENABLED = _env_bool("SCHEDULER_ENABLED", False)
-    SCHEDULER_LEASE_SECONDS = _env_int("SCHEDULER_LEASE_SECONDS", 30)
-    RECOVERY_RUN_MINUTES = _env_int("RECOVERY_RUN_MINUTES", 5)
-    # Finer control (tests, demos): when set, runs every this many seconds instead.
-    RECOVERY_RUN_SECONDS = _env_int("RECOVERY_RUN_SECONDS", 0)
-    DELIVERY_RUN_SECONDS = _env_int("DELIVERY_RUN_SECONDS", 60)
-    CLEANUP_HOUR = _env_int("CLEANUP_HOUR", 4)  # in the shop's time zone
-    SQLITE_BACKGROUND_CHECKPOINTS = _env_bool("SQLITE_BACKGROUND_CHECKPOINTS", True)
     PAGE_SIZE = 50
-    API_MAX_BODY_BYTES = _env_int("API_MAX_BODY_BYTES", 256 * 1024)
-    API_RATE_LIMIT_PER_MINUTE = _env_int("API_RATE_LIMIT_PER_MINUTE", 3000)
     MAX_CONTENT_LENGTH = 4 * 1024 * 1024
+
+    @classmethod
+    def load(cls, instance_path):
+        """app.config for an app whose instance folder is `instance_path`.
+
+        Raises SettingsError, naming every setting that is wrong."""
+        own = {name: getattr(cls, name) for name in dir(cls) if name.isupper()}
+        given = {name: value for name, value in own.items() if name in Settings.model_fields}
+        source = Settings if cls.reads_environment else _GivenOnly
+        try:
+            settings = source(**given)
+        except ValidationError as error:
+            raise SettingsError(_describe(error)) from None
+        values = settings.app_config(instance_path)
+        values.update({name: value for name, value in own.items() if name not in given})
+        problems = cls.problems(values)
+        if problems:
+            raise SettingsError("\n".join(problems))
+        return values
+
+    @classmethod
+    def problems(cls, values):
+        """What makes these values unsafe to run with, one sentence each."""
+        if values["SECRET_KEY"] == DEV_SECRET_KEY and values["RECLAIM_ENV"] != "development":
+            return [_SECRET_KEY_NEEDED]
+        return []
 
 
 class DevelopmentConfig(Config):
+    RECLAIM_ENV = "development"
     DEBUG = True
 
 
-class TestConfig(Config):
-    TESTING = True
-    SECRET_KEY = "test-secret"
-    SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
-    SERVER_NAME = None
-    SCHEDULER_ENABLED = False
-    SQLITE_BACKGROUND_CHECKPOINTS = False
-
-
 class ProductionConfig(Config):
-    MAIL_BACKEND = os.environ.get("MAIL_BACKEND", "smtp")
+    RECLAIM_ENV = "production"
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
 
     @classmethod
-    def validate(cls):
-        secret = os.environ.get("SECRET_KEY", "")
-        if len(secret) < 32 or secret == DEV_SECRET_KEY:
-            raise RuntimeError(
-                "SECRET_KEY must be set to a random value of at least 32 characters "
-                "in production (for example: python -c 'import secrets; print(secrets.token_hex(32))')."
+    def problems(cls, values):
+        problems = []
+        secret = values["SECRET_KEY"]
+        if len(secret) < SECRET_KEY_MIN_LENGTH or secret == DEV_SECRET_KEY:
+            problems.append(_SECRET_KEY_NEEDED)
+        if values["MAIL_BACKEND"] == "console":
+            problems.append(
+                "MAIL_BACKEND=console only prints emails and no customer gets them: "
+                "use smtp (MAIL_SERVER, MAIL_PORT, ...) in production."
             )
+        method = values["PASSWORD_HASH_METHOD"]
+        pbkdf2 = re.fullmatch(r"pbkdf2:\w+:(\d+)", method)
+        if pbkdf2 and int(pbkdf2[1]) < PBKDF2_MIN_ITERATIONS:
+            problems.append(
+                f"PASSWORD_HASH_METHOD={method} is too cheap for production: use scrypt "
+                f"or pbkdf2 with at least {PBKDF2_MIN_ITERATIONS:,} iterations."
+            )
+        return problems
 
 
-CONFIGS = {
-    "development": DevelopmentConfig,
-    "test": TestConfig,
-    "production": ProductionConfig,
-}
+class TestConfig(Config):
+    """The test suite's settings: the defaults (not the environment), an in-memory or
+    TEST_DATABASE_URL database, and a password hash that takes microseconds, not 0.1 s."""
+
+    reads_environment = False
+
+    RECLAIM_ENV = "development"
+    TESTING = True
+    SECRET_KEY = "test-secret"
+    SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
+    SERVER_NAME = None
+    MAIL_BACKEND = "console"
+    SCHEDULER_ENABLED = False
+    SQLITE_BACKGROUND_CHECKPOINTS = False
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1"
+    API_MAX_BODY_BYTES = Settings.model_fields["API_MAX_BODY_BYTES"].default
+
+
+_SECRET_KEY_NEEDED = (
+    f"SECRET_KEY must be set to a random value of at least {SECRET_KEY_MIN_LENGTH} characters "
+    "(python -c 'import secrets; print(secrets.token_hex(32))'); "
+    "on a development machine, set RECLAIM_ENV=development to use the development key."
+)
+
+CONFIGS = {"development": DevelopmentConfig, "production": ProductionConfig}
+
+
+def default_database_url(instance_path):
+    return f"sqlite:///{Path(instance_path) / SQLITE_DEFAULT_NAME}"
+
+
+def refuse_to_start(error):
+    """Print what to fix, one line per wrong setting (not a traceback), and exit.
+
+    Status 3 is gunicorn's "worker failed to boot": it stops the server instead of
+    starting the same failing worker again and again.
+    """
+    for line in str(error).splitlines():
+        print(f"Reclaim cannot start: {line}", file=sys.stderr)
+    sys.exit(3)
 
 
 def config_from_env():
-    name = os.environ.get("RECLAIM_ENV", "development")
-    if name not in CONFIGS:
-        raise RuntimeError(f"RECLAIM_ENV must be one of {', '.join(CONFIGS)}; got {name!r}.")
-    return CONFIGS[name]
+    """The settings class RECLAIM_ENV names (in the environment or .env): production
+    unless it says development."""
+    try:
+        return CONFIGS[Settings().RECLAIM_ENV]
+    except ValidationError as error:
+        raise SettingsError(_describe(error)) from None
+
+
+PLAIN_MESSAGES = {
+    "int_parsing": "must be a whole number",
+    "bool_parsing": "must be true or false",
+    "decimal_parsing": "must be a number",
+    "greater_than_equal": "must be at least {ge}",
+    "less_than_equal": "must be at most {le}",
+}
+
+
+def _describe(error):
+    """One line per wrong setting: the variable, the value (unless secret), what to do."""
+    lines = []
+    for problem in error.errors():
+        name = str(problem["loc"][0]) if problem["loc"] else "settings"
+        plain = PLAIN_MESSAGES.get(problem["type"])
+        if plain:
+            message = plain.format(**problem.get("ctx", {}))
+        else:
+            message = problem["msg"].removeprefix("Value error, ")
+            message = message.replace("Input should be", "must be")
+        shown = "" if name in SECRETS else f"={problem['input']}"
+        lines.append(f"{name}{shown}: {message}")
+    return "\n".join(lines)

@@ -1,11 +1,13 @@
 """Reclaim: win back incomplete orders and handle return requests."""
 
+import os
+
 from flask import Flask, flash, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
-from config import config_from_env
+from config import config_from_env, default_database_url
 from dashboard import database, formatting
 from dashboard.api.errors import error_response
 from dashboard.extensions import csrf, db, login_manager, mail, migrate
@@ -15,16 +17,18 @@ from dashboard.listing import MAX_ID
 
 
 def create_app(config=None):
-    config = config or config_from_env()
-    if hasattr(config, "validate"):
-        config.validate()
+    """The app, its settings from `config` (a class of config.py, or a test's subclass of
+    one), by default the class RECLAIM_ENV names, read from the environment and `.env`.
+
+    Raises config.SettingsError, one line per wrong setting.
+    """
     app = Flask(
         __name__,
         instance_relative_config=True,
         template_folder="../templates",
         static_folder="../static",
     )
-    app.config.from_object(config)
+    configure(app, config or config_from_env())
     # Record ids in URLs are 32-bit: a longer number is a 404, not a database overflow.
     app.url_map.converters["int"] = RecordIdConverter
     if app.config["PROXY_FIX_HOPS"]:
@@ -40,6 +44,13 @@ def create_app(config=None):
     formatting.register(app)
     start_scheduler(app)
     return app
+
+
+def configure(app, config):
+    app.config.from_mapping(config.load(app.instance_path))
+    # The default SQLite file lives in the instance folder, made when an app first uses it.
+    if app.config["SQLALCHEMY_DATABASE_URI"] == default_database_url(app.instance_path):
+        os.makedirs(app.instance_path, exist_ok=True)
 
 
 class RecordIdConverter(IntegerConverter):

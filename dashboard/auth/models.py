@@ -23,8 +23,8 @@ class Staff(UserMixin, db.Model):
     def is_active(self):
         return self.is_active_account
 
-    def set_password(self, password):
-        self.password_hash = generate_password_hash(password)
+    def set_password(self, password, method="scrypt"):
+        self.password_hash = generate_password_hash(password, method=method)
 
     def check_password(self, password):
         return check_password_hash(self.password_hash, password)

@@ -80,7 +80,7 @@ def create_staff(email, role, password, actor=None):
     if db.session.scalar(select(Staff.id).where(Staff.email == email)):
         raise StaffError(f"A staff account for {email} already exists.")
     staff = Staff(email=email, role=role)
-    staff.set_password(password)
+    staff.set_password(password, method=current_app.config["PASSWORD_HASH_METHOD"])
     db.session.add(staff)
     db.session.flush()
     record(actor or Actor.current(), "staff.create", "staff", staff.id, email=email, role=role)

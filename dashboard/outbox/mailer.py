@@ -41,11 +41,13 @@ def build_message(outbox_message):
     message.msgId = (
         f"<outbox-{outbox_message.id}.{outbox_message.dedupe_key.replace(':', '.')}@{domain}>"
     )
+    message.outbox_id = outbox_message.id  # for the console's line
     return message
 
 
 class ConsoleConnection:
-    """Development: print the message instead of sending it."""
+    """Development: one line per email, where to read it in the outbox, instead of sending
+    it. The body stays in the outbox: a batch of recovery emails would fill the terminal."""
 
     def __enter__(self):
         return self
@@ -55,8 +57,18 @@ class ConsoleConnection:
 
     def send(self, message):
         print(
-            f"--- email to {', '.join(message.recipients)}: {message.subject}\n{message.body}\n---"
+            f"Email printed, not sent: to {', '.join(message.recipients)}, "
+            f"{message.subject!r}, read it at {outbox_url(message.outbox_id)}",  # repr: one line
+            flush=True,
         )
+
+
+def outbox_url(outbox_id):
+    """The staff page of one outbox email, on PUBLIC_BASE_URL (a job has no request)."""
+    path = current_app.url_map.bind("reclaim.invalid").build(
+        "outbox.detail", {"message_id": outbox_id}
+    )
+    return current_app.config["PUBLIC_BASE_URL"].rstrip("/") + path
 
 
 def delivers():
