@@ -2,7 +2,7 @@
 
 from functools import cache
 
-from dashboard.api import schemas
+from dashboard.api import return_schemas, schemas
 
 COMPONENT_REF = "#/components/schemas/{model}"
 
@@ -15,6 +15,8 @@ def _schemas():
         schemas.IncompleteOrderOut,
         schemas.OrderIn,
         schemas.OrderResult,
+        schemas.OrderPatch,
+        *return_schemas.MODELS,
         schemas.ErrorBody,
     ):
         schema = model.model_json_schema(ref_template=COMPONENT_REF)
@@ -61,6 +63,135 @@ CART_ID = {
     "schema": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[^\\u0000]*$"},
 }
 WRITE_ERRORS = (400, 401, 413, 415, 422, 429)
+ORDER_NUMBER = {
+    "name": "number",
+    "in": "path",
+    "required": True,
+    "description": "The shop's order number.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 40, "pattern": "^[^\\u0000]*$"},
+}
+RMA_NUMBER = {
+    "name": "number",
+    "in": "path",
+    "required": True,
+    "description": "The return request's number, e.g. RMA-000123.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 20, "pattern": "^[^\\u0000]*$"},
+}
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": (
+        "Any unique value (a UUID) per request the customer makes. A retry with the same "
+        "key and body returns the first answer (200) instead of making a second request; "
+        "the same key with another body is 409 idempotency_key_reused."
+    ),
+    "schema": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[!-~]+$"},
+}
+
+
+def _json_body(name, required=True):
+    return {"required": required, "content": {"application/json": {"schema": _ref(name)}}}
+
+
+def _described(responses, meanings):
+    """`responses`, with what some statuses mean for this operation ({404: "..."})."""
+    for status, meaning in meanings.items():
+        responses[str(status)] = {**responses[str(status)], "description": meaning}
+    return responses
+
+
+def _return_paths():
+    return {
+        "/return-requests": {
+            "post": {
+                "operationId": "postReturnRequest",
+                "summary": "Submit a customer's return, exchange or refund request",
+                "description": (
+                    "The order number and the customer's email (any case) prove ownership: "
+                    "a wrong email and an unknown order are the same 404. Each line is "
+                    "checked: the return window (RETURN_WINDOW_DAYS from delivery when "
+                    "known, else from the order), no more than was bought (counting other "
+                    "requests that were not rejected or cancelled), no final-sale SKU, a "
+                    "refund without return only for damaged / wrong_item / "
+                    "not_as_described, reason other with a comment. A refused line is 422 "
+                    "not_eligible with error.fields naming it (items.0.quantity) and a "
+                    "sentence for the customer. The customer is emailed an acknowledgement."
+                ),
+                "parameters": [IDEMPOTENCY_KEY],
+                "requestBody": _json_body("ReturnRequestIn"),
+                "responses": _described(
+                    {
+                        "201": _json("ReturnRequestOut", "The request was recorded, pending."),
+                        "200": _json(
+                            "ReturnRequestOut",
+                            "A retry with the same Idempotency-Key: the request as it is now.",
+                        ),
+                        **_errors(404, 409, *WRITE_ERRORS),
+                    },
+                    {
+                        404: "No order with this number and email.",
+                        409: "idempotency_key_reused: the key was used with another body.",
+                        422: "validation_failed, or not_eligible: error.fields says why per line.",
+                    },
+                ),
+            },
+        },
+        "/return-requests/{number}": {
+            "parameters": [RMA_NUMBER],
+            "get": {
+                "operationId": "getReturnRequest",
+                "summary": "A return request: status, lines, refund and customer-visible history",
+                "responses": {
+                    "200": _json("ReturnRequestOut", "The return request."),
+                    **_errors(401, 404, 429),
+                },
+            },
+        },
+        "/return-requests/{number}/cancel": {
+            "parameters": [RMA_NUMBER],
+            "post": {
+                "operationId": "cancelReturnRequest",
+                "summary": "The customer withdraws a pending request",
+                "description": "The body is optional. Once decided, 409 not_cancellable.",
+                "requestBody": _json_body("ReturnCancelIn", required=False),
+                "responses": _described(
+                    {
+                        "200": _json("ReturnRequestOut", "Cancelled; the customer is emailed."),
+                        **_errors(404, 409, *WRITE_ERRORS),
+                    },
+                    {409: "not_cancellable: the request is no longer pending."},
+                ),
+            },
+        },
+        "/orders/{number}/returnable": {
+            "parameters": [ORDER_NUMBER],
+            "get": {
+                "operationId": "getReturnable",
+                "summary": "Per line, how many may still be returned, or why none",
+                "responses": {
+                    "200": _json("ReturnableOut", "The order's lines and its return window."),
+                    **_errors(401, 404, 429),
+                },
+            },
+        },
+        "/orders/{number}": {
+            "parameters": [ORDER_NUMBER],
+            "patch": {
+                "operationId": "patchOrder",
+                "summary": "Report when the order was delivered",
+                "description": (
+                    "The return window counts from delivery when it is known "
+                    "(RETURN_WINDOW_FROM=delivery). A correction is allowed; null clears it."
+                ),
+                "requestBody": _json_body("OrderPatch"),
+                "responses": {
+                    "200": _json("OrderOut", "The order as Reclaim now holds it."),
+                    **_errors(404, *WRITE_ERRORS),
+                },
+            },
+        },
+    }
 
 
 @cache
@@ -71,7 +202,8 @@ def openapi_document():
             "title": "Reclaim storefront API",
             "version": "1.0.0",
             "description": (
-                "The storefront pushes cart snapshots and completed orders. Authenticate "
+                "The storefront pushes cart snapshots and completed orders, and submits "
+                "customers' return requests. Authenticate "
                 "with 'Authorization: Bearer <key>' (keys are issued at /api-keys/). Money is "
                 "in integer minor units (cents) with an ISO 4217 currency; times carry a time "
                 'zone. Errors are {"error": {"code", "message", "fields"}}.'
@@ -124,7 +256,9 @@ def openapi_document():
                         "order again returns it (200, outcome 'existing'); the same number with "
                         "other content is 409 order_number_conflict. If staff converted the "
                         "cart already, 409 cart_already_converted names their order in "
-                        "error.order_number, and no second order is recorded."
+                        "error.order_number, and no second order is recorded. For refunds "
+                        "to be exact, send each line's paid_total (after discounts) and the "
+                        "shipping_total; delivered_at may come now or later by PATCH."
                     ),
                     "requestBody": {
                         "required": True,
@@ -137,6 +271,7 @@ def openapi_document():
                     },
                 },
             },
+            **_return_paths(),
             "/openapi.json": {
                 "get": {
                     "operationId": "getOpenApi",

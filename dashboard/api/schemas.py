@@ -141,6 +141,22 @@ class SnapshotResult(BaseModel):
     incomplete_order: IncompleteOrderOut | None
 
 
+class OrderLineItem(LineItem):
+    paid_total: int | None = Field(
+        None,
+        ge=0,
+        le=MAX_MINOR_UNITS,
+        description="What the whole line actually cost after discounts, in minor units. "
+        "Refunds are computed from it; give it for every line or for none.",
+    )
+
+
+def _not_in_future(value):
+    if value is not None and (value - datetime.now(UTC)).total_seconds() > 3600:
+        raise ValueError("is in the future; send it once the parcel has arrived")
+    return value
+
+
 class OrderIn(Body):
     """A completed order. With cart_id, the incomplete order for that cart is converted."""
 
@@ -153,10 +169,53 @@ class OrderIn(Body):
     email: EmailStr | None = Field(None, max_length=254)
     phone: Text | None = Field(None, max_length=40)
     name: Text | None = Field(None, max_length=200)
-    items: list[LineItem] = Field(min_length=1, max_length=200)
+    items: list[OrderLineItem] = Field(min_length=1, max_length=200)
+    shipping_total: int | None = Field(
+        None,
+        ge=0,
+        le=MAX_MINOR_UNITS,
+        description="What of the total was shipping, in minor units.",
+    )
+    delivered_at: Moment | None = Field(
+        None,
+        description="When the parcel arrived, if known now; otherwise PATCH /orders/{number} "
+        "later. The return window counts from it.",
+    )
+
+    _delivered_not_in_future = field_validator("delivered_at")(_not_in_future)
+
+    @model_validator(mode="after")
+    def _paid_totals_add_up(self):
+        paid = [item.paid_total for item in self.items]
+        if any(value is not None for value in paid) and None in paid:
+            raise ValueError("give paid_total for every item or for none")
+        if self.shipping_total is not None and self.shipping_total > self.total:
+            raise ValueError("shipping_total is more than the order's total")
+        if None not in paid and sum(paid) + (self.shipping_total or 0) > self.total:
+            raise ValueError("the items' paid_total and shipping_total add up to more than total")
+        if self.delivered_at is not None and self.delivered_at < self.placed_at:
+            raise ValueError("delivered_at is before placed_at")
+        return self
 
     def placed_at_utc(self):
         return _utc(self.placed_at)
+
+    def delivered_at_utc(self):
+        return _utc(self.delivered_at) if self.delivered_at is not None else None
+
+
+class OrderPatch(Body):
+    """What the storefront learns about an order after reporting it."""
+
+    delivered_at: Moment | None = Field(
+        description="When the parcel arrived (null: not known after all). The return window "
+        "counts from it."
+    )
+
+    _delivered_not_in_future = field_validator("delivered_at")(_not_in_future)
+
+    def delivered_at_utc(self):
+        return _utc(self.delivered_at) if self.delivered_at is not None else None
 
 
 class OrderOut(BaseModel):
@@ -170,7 +229,10 @@ class OrderOut(BaseModel):
     email: str | None
     phone: str | None
     name: str | None
-    items: list[LineItem]
+    items: list[OrderLineItem]
+    shipping_total: int | None = None
+    delivered_at: AwareDatetime | None = None
+    refunded_total: int = Field(0, description="Refunded through return requests so far.")
 
 
 class OrderResult(BaseModel):

@@ -16,6 +16,7 @@ from dashboard.line_items import ItemSnapshot
 from dashboard.orders.service import (
     AlreadyConverted,
     ConversionRefused,
+    OrderLine,
     OrderNumberConflict,
     StorefrontOrder,
     record_storefront_order,
@@ -139,9 +140,18 @@ def _order_out(order):
         phone=order.phone,
         name=order.name,
         items=[
-            schemas.LineItem(sku=i.sku, name=i.name, quantity=i.quantity, unit_price=i.unit_price)
+            schemas.OrderLineItem(
+                sku=i.sku,
+                name=i.name,
+                quantity=i.quantity,
+                unit_price=i.unit_price,
+                paid_total=i.paid_total,
+            )
             for i in order.items
         ],
+        shipping_total=order.shipping_total,
+        delivered_at=as_utc(order.delivered_at),
+        refunded_total=order.refunded_total or 0,
     )
 
 
@@ -221,12 +231,14 @@ def post_order():
         placed_at=body.placed_at_utc(),
         currency=body.currency,
         total=body.total,
-        items=_items(body.items),
+        items=[OrderLine(i.sku, i.name, i.quantity, i.unit_price, i.paid_total) for i in body.items],
         cart_id=body.cart_id,
         customer_id=body.customer_id,
         email=body.email,
         phone=body.phone,
         name=body.name,
+        shipping_total=body.shipping_total,
+        delivered_at=body.delivered_at_utc(),
     )
     try:
         order, outcome, converted = record_storefront_order(report, keys.actor_for(g.api_key))
@@ -253,3 +265,7 @@ def post_order():
 @bp.get("/openapi.json")
 def openapi():
     return jsonify(openapi_document())
+
+
+# Return requests, and what they need from orders, are routes on this same blueprint.
+from dashboard.api import returns  # noqa: E402, F401

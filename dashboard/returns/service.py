@@ -120,9 +120,9 @@ def _clean_note(note, *, required=None):
 
 
 def _event(request, event, actor, note, now):
-    db.session.add(
+    # Through the relationship, so a request already read shows its whole history.
+    request.events.append(
         ReturnEvent(
-            return_request_id=request.id,
             event=event,
             created_at=now,
             actor_type=actor.kind,
