@@ -1,25 +1,18 @@
 """Benchmark the storefront's cart-snapshot upsert, PUT /api/v1/incomplete-orders/<cart_id>.
 
-What it does:
+A fresh database (SQLite temp file, or ``reclaim_bench_ingest`` on the PostgreSQL server
+that DATABASE_URL names, dropped at the end), seeded with ``flask seed-demo --orders N``
+so the tables and their indexes are not empty, a manager and an API key; one sync
+gunicorn worker on 127.0.0.1 with ``API_RATE_LIMIT_PER_MINUTE=100000000`` (the limiter
+never trips, but its upsert still runs on every request).
 
-1. Makes a fresh database: a SQLite file in a temp dir, or, when DATABASE_URL is a
-   ``postgresql+psycopg://`` URL, a fresh ``reclaim_bench_ingest`` database on that
-   server (dropped at the end).
-2. Runs ``flask db upgrade`` and ``flask seed-demo --orders N`` (so the tables and their
-   indexes are not empty), then creates a manager and an API key in the app context.
-3. Starts ``gunicorn -w 1 -k sync`` on a free port of 127.0.0.1 with
-   ``API_RATE_LIMIT_PER_MINUTE=100000000``: the limiter never trips, but its upsert
-   still runs on every request.
-4. For each concurrency (default 1, then 4): 200 untimed warm-up requests, then
-   ``--requests`` timed ones. Each client thread has its own http.client connection.
-   About 40% of the requests create a new cart, 60% update a cart created earlier in
-   the run (newer snapshot_at, changed items, sometimes a later stage), so every
-   request really writes. Every answer must be 201 "created" / 200 "updated" as
-   expected, with the cart's new subtotal and stage.
-5. Prints a Markdown table against the targets (at least 400 upserts/s on one sync
-   worker, p95 under 20 ms), the worker's peak memory, and checks with SQL that
-   incomplete_orders grew by exactly the "created" answers and that audit_events holds
-   one event per created / updated request.
+For each concurrency (default 1, then 4): --warmup untimed requests, then --requests
+timed ones, each client thread on its own connection. About 40% create a new cart, 60%
+update a cart created earlier in the run (newer snapshot_at, changed items, sometimes a
+later stage), so every request writes. Every answer must be 201 "created" / 200
+"updated" as expected, with the cart's new subtotal and stage; afterwards SQL checks that
+incomplete_orders grew by the "created" answers, that audit_events holds one event per
+answer, and that the run's carts hold the client's last snapshots.
 
 Usage (from the project root, with the project's venv):
 
@@ -28,54 +21,41 @@ Usage (from the project root, with the project's venv):
     DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/postgres \\
         .venv/bin/python bench/bench_ingest.py                     # fresh PostgreSQL db
 
-gunicorn's sync worker closes the connection after every response, so http.client
-reconnects (a new TCP connection on 127.0.0.1) for each request; the report says how
-often that happened. Concurrency above 1 only queues requests in front of the one
-worker: its p95 includes that wait, so only its throughput is held to a target.
-Progress goes to stderr, the report to stdout. Exit code 0: targets met and the
-checks passed; 1: a target missed, a request failed or a check failed; 2: the
-benchmark could not run.
+Concurrency above 1 only queues requests in front of the one worker: its p95 includes
+that wait, so only its throughput is held to a target.
 """
 
 import argparse
 import http.client
 import json
-import os
 import random
-import shutil
-import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-from sqlalchemy import create_engine, text
-
-BENCH_DIR = Path(__file__).resolve().parent
-if str(BENCH_DIR) not in sys.path:
-    sys.path.insert(0, str(BENCH_DIR))
-
-from bench_workspace import (  # noqa: E402
-    PROJECT_ROOT,
-    BenchError,
-    app_env,
-    child_pids,
+from common import (
+    Client,
+    Gunicorn,
+    Timings,
+    app_environment,
+    create_staff,
+    dispose,
+    fresh_database,
+    in_process_app,
+    issue_api_key,
     log,
-    percentile,
-    run_flask,
-    seed_database,
+    machine,
+    migrate,
+    print_table,
+    run,
+    seed_demo,
     snippet,
-    start_gunicorn,
-    stop_gunicorn,
-    wait_until_healthy,
-    worker_peak_memory_mb,
+    yes_no,
 )
-from common import fresh_database  # noqa: E402
+from sqlalchemy import create_engine, text
 
 BENCH_DB_NAME = "reclaim_bench_ingest"
 RATE_LIMIT = 100_000_000  # never trips, but the per-request counter upsert still runs
@@ -88,43 +68,9 @@ TARGET_P95_MS = 20
 
 STAFF_EMAIL = "bench-ingest@example.com"
 STAFF_PASSWORD = "bench-password-1"
-KEY_SNIPPET = f"""
-from dashboard import create_app
-from dashboard.api_keys.service import issue_key
-from dashboard.audit.service import Actor
-from dashboard.auth.service import create_staff
-from dashboard.extensions import db
-
-app = create_app()
-with app.app_context():
-    staff = create_staff({STAFF_EMAIL!r}, "manager", {STAFF_PASSWORD!r}, Actor.system("bench"))
-    _, plaintext = issue_key("Bench storefront", Actor.staff(staff), staff)
-    db.session.commit()
-    print(plaintext)
-"""
-
+# A new cart's first snapshot is mostly still a cart; the checkout asks for an email.
 STAGES = ("cart", "checkout", "payment_pending", "payment_failed")
-FIRST_NAMES = ("Anna", "Ben", "Clara", "David", "Elif", "Finn", "Greta", "Hugo", "Ines", "Jonas")
-LAST_NAMES = ("Mueller", "Schmidt", "Fischer", "Weber", "Wagner", "Kaya", "Novak", "Rossi")
-DOMAINS = ("example.com", "mail.example", "post.example", "web.example")
-PRODUCTS = [
-    (f"{kind[:3].upper()}-{colour[:3].upper()}-{size}", f"{kind} — {colour} / {size}", price)
-    for kind, price in (
-        ("Merino crew sweater", 8900),
-        ("Linen shirt", 5900),
-        ("Chino trousers", 7400),
-        ("Canvas sneakers", 6500),
-        ("Rain jacket", 14900),
-        ("Wool beanie", 2400),
-        ("Cotton T-shirt", 1900),
-        ("Denim jacket", 11900),
-    )
-    for colour in ("Navy", "Black", "Olive", "Sand")
-    for size in ("S", "M", "L")
-]
-
-
-# --------------------------------------------------------------------------- arguments
+FIRST_STAGE_WEIGHTS = (60, 25, 10, 5)
 
 
 def parse_args(argv=None):
@@ -136,10 +82,10 @@ def parse_args(argv=None):
         help="incomplete orders to seed first (default 100,000; 0: none)",
     )
     parser.add_argument(
-        "--requests",
-        type=int,
-        default=5_000,
-        help=f"timed requests per scenario, after {WARMUP} warm-ups (default 5,000)",
+        "--requests", type=int, default=5_000, help="timed requests per scenario (5,000)"
+    )
+    parser.add_argument(
+        "--warmup", type=int, default=WARMUP, help=f"untimed requests first ({WARMUP})"
     )
     parser.add_argument(
         "--concurrency",
@@ -149,71 +95,11 @@ def parse_args(argv=None):
         metavar="C",
         help="client connections (threads), one scenario per value (default: 1 4)",
     )
-    parser.add_argument(
-        "--keep",
-        action="store_true",
-        help="keep the benchmark database afterwards (prints its URL)",
-    )
+    parser.add_argument("--keep", action="store_true", help="keep the database (prints its URL)")
     args = parser.parse_args(argv)
-    if args.orders < 0 or args.requests < 1 or min(args.concurrency) < 1:
-        parser.error("--requests and --concurrency must be at least 1, --orders at least 0")
+    if args.orders < 0 or args.warmup < 0 or args.requests < 1 or min(args.concurrency) < 1:
+        parser.error("--requests and --concurrency must be at least 1, the others at least 0")
     return args
-
-
-# --------------------------------------------------------------------------- database setup
-
-
-def create_api_key(env):
-    """A manager and an API key, made in the app context; returns the key's plaintext."""
-    log("Creating a manager and an API key ...")
-    result = subprocess.run(
-        [sys.executable, "-c", KEY_SNIPPET],
-        cwd=PROJECT_ROOT,
-        env=env,
-        text=True,
-        capture_output=True,
-    )
-    keys = [line for line in result.stdout.splitlines() if line.startswith("rk_")]
-    if result.returncode != 0 or not keys:
-        raise BenchError(f"Could not create the API key:\n{result.stdout}{result.stderr}")
-    return keys[-1]
-
-
-@dataclass
-class Counts:
-    """What the database holds; the checks compare two of these."""
-
-    incomplete_orders: int
-    audit_by_action: dict  # action -> count of events made by API keys
-
-
-def read_counts(engine):
-    with engine.connect() as connection:
-        orders = connection.execute(text("SELECT count(*) FROM incomplete_orders")).scalar()
-        rows = connection.execute(
-            text(
-                "SELECT action, count(*) FROM audit_events "
-                "WHERE actor_type = 'api_key' GROUP BY action"
-            )
-        )
-        return Counts(orders, dict(rows.all()))
-
-
-def read_bench_carts(engine):
-    """Carts, item rows, item quantity and subtotal sums of the carts this run made."""
-    with engine.connect() as connection:
-        return tuple(
-            connection.execute(
-                text(
-                    "SELECT count(DISTINCT o.id), count(i.id), coalesce(sum(i.quantity), 0), "
-                    "coalesce(sum(i.quantity * i.unit_price), 0) "
-                    "FROM incomplete_orders o "
-                    "LEFT JOIN incomplete_order_items i ON i.incomplete_order_id = o.id "
-                    "WHERE o.cart_id LIKE :prefix"
-                ),
-                {"prefix": CART_PREFIX + "%"},
-            ).one()
-        )
 
 
 # --------------------------------------------------------------------------- the workload
@@ -263,13 +149,17 @@ class Job:
 
 
 class CartPool:
-    """Makes the next request: a new cart, or an update of an idle one made earlier.
+    """Makes the next request: a new cart, or an update of an idle one made earlier. Names,
+    email domains and products are the demo data's (dashboard.demo.generator).
 
     Thread-safe. A cart is busy while a request about it is in flight, so two updates of
     one cart never race (which would make one of them stale).
     """
 
     def __init__(self, seed=1):
+        from dashboard.demo import generator
+
+        self.vocabulary = generator
         self.random = random.Random(seed)
         self.lock = threading.Lock()
         self.idle = []
@@ -301,7 +191,7 @@ class CartPool:
         rng = self.random
         self.made += 1
         registered = rng.random() < 0.4
-        stage = rng.choices(STAGES, (60, 25, 10, 5))[0]
+        stage = rng.choices(STAGES, FIRST_STAGE_WEIGHTS)[0]
         cart = Cart(
             cart_id=f"{CART_PREFIX}{self.made:07d}",
             customer_id=f"C{rng.randrange(10000, 99999)}" if registered else None,
@@ -313,7 +203,8 @@ class CartPool:
             items=[
                 [sku, name, rng.choices((1, 2, 3), (80, 15, 5))[0], price]
                 for sku, name, price in rng.sample(
-                    PRODUCTS, rng.choices((1, 2, 3, 4, 5, 6), (30, 28, 18, 12, 7, 5))[0]
+                    self.vocabulary.PRODUCTS,
+                    rng.choices((1, 2, 3, 4, 5, 6), (30, 28, 18, 12, 7, 5))[0],
                 )
             ],
             snapshot_at=datetime.now(UTC),
@@ -323,9 +214,9 @@ class CartPool:
         return cart
 
     def _add_contact(self, cart):
-        rng = self.random
-        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
-        cart.email = f"{first}.{last}{rng.randrange(1, 9999)}@{rng.choice(DOMAINS)}".lower()
+        rng, words = self.random, self.vocabulary
+        first, last = rng.choice(words.FIRST_NAMES), rng.choice(words.LAST_NAMES)
+        cart.email = f"{first}.{last}{rng.randrange(1, 9999)}@{rng.choice(words.DOMAINS)}".lower()
         cart.name = f"{first} {last}" if rng.random() < 0.9 else None
 
     def _change(self, cart):
@@ -335,7 +226,8 @@ class CartPool:
         roll = rng.random()
         if roll < 0.35 and len(items) < 6:
             taken = {item[0] for item in items}
-            sku, name, price = rng.choice([p for p in PRODUCTS if p[0] not in taken])
+            products = [p for p in self.vocabulary.PRODUCTS if p[0] not in taken]
+            sku, name, price = rng.choice(products)
             items.append([sku, name, 1, price])
         elif roll < 0.55 and len(items) > 1:
             items.pop(rng.randrange(len(items)))
@@ -361,34 +253,6 @@ class CartPool:
             )
 
 
-# --------------------------------------------------------------------------- the client
-
-
-class ApiClient:
-    """One http.client connection with the key; reconnects when the server closed it."""
-
-    def __init__(self, port, key):
-        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-        self.headers = {
-            "Authorization": f"Bearer {key}",
-            "Content-Type": "application/json",
-            "Accept": "application/json",
-        }
-        self.closed_by_server = 0
-
-    def put(self, path, body):
-        self.connection.request("PUT", path, body=body, headers=self.headers)
-        raw = self.connection.getresponse()
-        payload = raw.read()
-        if raw.will_close:
-            self.closed_by_server += 1
-            self.connection.close()
-        return raw.status, payload
-
-    def close(self):
-        self.connection.close()
-
-
 def check_answer(job, status, payload):
     """The outcome the server reported (or None) and a failure message (or None)."""
     expected_status = 201 if job.expected == "created" else 200
@@ -410,12 +274,15 @@ def check_answer(job, status, payload):
     return outcome, None
 
 
+# --------------------------------------------------------------------------- phases
+
+
 @dataclass
-class PhaseResult:
+class Phase:
     concurrency: int
-    requests: int = 0
+    requests: int
     seconds: float = 0.0
-    timings_ms: list = field(default_factory=list)
+    timings: Timings = field(default_factory=Timings)
     outcomes: Counter = field(default_factory=Counter)  # as reported by the server
     failures: list = field(default_factory=list)
     reconnects: int = 0
@@ -426,43 +293,26 @@ class PhaseResult:
         return self.requests / self.seconds
 
     @property
-    def p50(self):
-        return statistics.median(self.timings_ms)
-
-    @property
-    def p95(self):
-        return percentile(self.timings_ms, 95)
-
-    @property
-    def max(self):
-        return max(self.timings_ms)
-
-    @property
     def ok(self):
         fast = self.per_second >= TARGET_PER_SECOND
         if self.concurrency == 1:
-            fast = fast and self.p95 < TARGET_P95_MS
+            fast = fast and self.timings.p95 < TARGET_P95_MS
         return fast and not self.failures
-
-
-def worker_cpu_seconds(server):
-    """CPU time (user + system) the gunicorn worker has used so far, from /proc."""
-    total = 0.0
-    for pid in child_pids(server.process.pid):
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
 
 
 def run_phase(server, key, pool, requests, concurrency):
     """Send `requests` PUTs over `concurrency` connections; one thread per connection."""
-    port = server.port
-    result = PhaseResult(concurrency, requests)
+    phase = Phase(concurrency, requests)
     lock = threading.Lock()
     remaining = [requests]
+    headers = {
+        "Authorization": f"Bearer {key}",
+        "Content-Type": "application/json",
+        "Accept": "application/json",
+    }
 
     def client_loop():
-        client = ApiClient(port, key)
+        client = Client(server.port, headers=headers, timeout=120)
         try:
             while True:
                 with lock:
@@ -470,55 +320,95 @@ def run_phase(server, key, pool, requests, concurrency):
                         break
                     remaining[0] -= 1
                 job = pool.next_job()
-                path = f"/api/v1/incomplete-orders/{job.cart.cart_id}"
                 started = time.perf_counter()
                 try:
-                    status, payload = client.put(path, job.body)
+                    answer = client.request(
+                        "PUT", f"/api/v1/incomplete-orders/{job.cart.cart_id}", body=job.body
+                    )
+                    status, payload = answer.status, answer.body
                 except (OSError, http.client.HTTPException) as error:
                     client.close()
                     status, payload = None, f'"{type(error).__name__}: {error}"'.encode()
-                elapsed_ms = (time.perf_counter() - started) * 1000
+                elapsed = time.perf_counter() - started
                 outcome, failure = check_answer(job, status, payload)
                 pool.finish(job, failure is None)
                 with lock:
-                    result.timings_ms.append(elapsed_ms)
-                    result.outcomes[outcome] += 1
+                    phase.timings.ms.append(elapsed * 1000)
+                    phase.outcomes[outcome] += 1
                     if failure:
-                        result.failures.append(failure)
+                        phase.failures.append(failure)
         finally:
             client.close()
             with lock:
-                result.reconnects += client.closed_by_server
+                phase.reconnects += client.closed_by_server
 
     threads = [threading.Thread(target=client_loop) for _ in range(concurrency)]
-    cpu_before = worker_cpu_seconds(server)
+    cpu_before = server.worker_cpu_seconds()
     started = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    result.seconds = time.perf_counter() - started
-    result.worker_cpu_seconds = worker_cpu_seconds(server) - cpu_before
-    return result
+    phase.seconds = time.perf_counter() - started
+    phase.worker_cpu_seconds = server.worker_cpu_seconds() - cpu_before
+    return phase
 
 
-def run_scenario(server, key, pool, requests, concurrency):
-    """Warm up, then the timed phase; returns (warm-up result, timed result)."""
-    log(f"Concurrency {concurrency}: {WARMUP} warm-ups, then {requests:,} timed requests ...")
-    warmup = run_phase(server, key, pool, WARMUP, concurrency)
+def run_scenario(server, key, pool, requests, warmup, concurrency):
+    """Warm up, then the timed phase; returns (warm-up phase or None, timed phase)."""
+    log(f"Concurrency {concurrency}: {warmup} warm-ups, then {requests:,} timed requests ...")
+    warm = run_phase(server, key, pool, warmup, concurrency) if warmup else None
     timed = run_phase(server, key, pool, requests, concurrency)
+    failures = len(timed.failures) + (len(warm.failures) if warm else 0)
     log(
-        f"  {timed.per_second:7.1f} req/s   p50 {timed.p50:6.2f} ms   p95 {timed.p95:6.2f} ms"
-        f"   failures {len(warmup.failures) + len(timed.failures)}"
+        f"  {timed.per_second:7.1f} req/s   p50 {timed.timings.p50:6.2f} ms   "
+        f"p95 {timed.timings.p95:6.2f} ms   failures {failures}"
     )
-    return warmup, timed
+    return warm, timed
 
 
 # --------------------------------------------------------------------------- checks and report
 
 
+@dataclass
+class Counts:
+    """What the database holds; the checks compare two of these."""
+
+    incomplete_orders: int
+    audit_by_action: dict  # action -> count of events made by API keys
+
+
+def read_counts(engine):
+    with engine.connect() as connection:
+        orders = connection.execute(text("SELECT count(*) FROM incomplete_orders")).scalar()
+        rows = connection.execute(
+            text(
+                "SELECT action, count(*) FROM audit_events "
+                "WHERE actor_type = 'api_key' GROUP BY action"
+            )
+        )
+        return Counts(orders, dict(rows.all()))
+
+
+def read_bench_carts(engine):
+    """Carts, item rows, item quantity and subtotal sums of the carts this run made."""
+    with engine.connect() as connection:
+        return tuple(
+            connection.execute(
+                text(
+                    "SELECT count(DISTINCT o.id), count(i.id), coalesce(sum(i.quantity), 0), "
+                    "coalesce(sum(i.quantity * i.unit_price), 0) "
+                    "FROM incomplete_orders o "
+                    "LEFT JOIN incomplete_order_items i ON i.incomplete_order_id = o.id "
+                    "WHERE o.cart_id LIKE :prefix"
+                ),
+                {"prefix": CART_PREFIX + "%"},
+            ).one()
+        )
+
+
 def verify(before, after, phases, expected_carts, bench_carts):
-    """Lines saying what the database holds against what the server answered."""
+    """(ok, line) pairs: what the database holds against what the server answered."""
     created = sum(p.outcomes["created"] for p in phases)
     updated = sum(p.outcomes["updated"] for p in phases)
     requests = sum(p.requests for p in phases)
@@ -577,17 +467,27 @@ def print_report(database, seeded, before, results, memory_mb, checks):
     print(
         f"Database: {database.kind}  ·  seeded orders: {seeded}  ·  incomplete orders "
         f"before the run: {before.incomplete_orders:,}  ·  gunicorn: 1 sync worker  ·  "
-        f"load average at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
+        f"at the end: {machine()}"
     )
     print()
-    print("| scenario | requests | requests/s | p50 ms | p95 ms | max ms | target | ok? |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | --- | --- |")
+    rows = []
     for r in results:
         name = f"PUT cart snapshot, {r.concurrency} connection{'s' if r.concurrency > 1 else ''}"
-        print(
-            f"| {name} | {r.requests:,} | {r.per_second:.0f} | {r.p50:.2f} | {r.p95:.2f} "
-            f"| {r.max:.1f} | {target_text(r.concurrency)} | {'yes' if r.ok else 'NO'} |"
+        t = r.timings
+        rows.append(
+            [
+                name,
+                f"{r.requests:,}",
+                f"{r.per_second:.0f}",
+                f"{t.p50:.2f}",
+                f"{t.p95:.2f}",
+                f"{t.max:.1f}",
+                target_text(r.concurrency),
+                yes_no(r.ok),
+            ]
         )
+    header = ["scenario", "requests", "requests/s", "p50 ms", "p95 ms", "max ms", "target", "ok?"]
+    print_table(header, rows)
     print()
     for r in results:
         mix = ", ".join(f"{n:,} {o}" for o, n in sorted(r.outcomes.items(), key=str))
@@ -610,56 +510,48 @@ def print_report(database, seeded, before, results, memory_mb, checks):
             print(f"- {failure}")
 
 
-def main(argv=None):
-    args = parse_args(argv)
-    log_dir = tempfile.mkdtemp(prefix="reclaim-bench-ingest-log-")
-    database = server = engine = None
-    try:
-        database = fresh_database(BENCH_DB_NAME)
-        env = app_env(database.url)
-        env["API_RATE_LIMIT_PER_MINUTE"] = str(RATE_LIMIT)
-        if args.orders:
-            seed_seconds = seed_database(env, args.orders)
-            seeded = f"{args.orders:,} (seed-demo {seed_seconds:.1f} s)"
-        else:
-            run_flask(env, "db", "upgrade")
-            seeded = "none"
-        key = create_api_key(env)
+def prepare(app, orders):
+    """Migrate and seed, a manager and an API key; (seeded, key plaintext)."""
+    if orders:
+        seeded = f"{orders:,} (seed-demo {seed_demo(app, orders):.1f} s)"
+    else:
+        migrate(app)
+        seeded = "none"
+    create_staff(app, STAFF_EMAIL, STAFF_PASSWORD)
+    return seeded, issue_api_key(app, "Bench storefront", STAFF_EMAIL)
 
-        engine = create_engine(database.url)
-        before = read_counts(engine)
-        server = start_gunicorn(env, log_dir)
-        wait_until_healthy(server)
 
-        pool = CartPool()
-        phases, results = [], []
+def benchmark(args, cleanup):
+    database = fresh_database(BENCH_DB_NAME, cleanup, keep=args.keep)
+    env = app_environment(database.url, API_RATE_LIMIT_PER_MINUTE=RATE_LIMIT)
+    app = in_process_app(background_checkpoints=False)
+    seeded, key = prepare(app, args.orders)
+    dispose(app)
+
+    engine = create_engine(database.url)
+    cleanup.callback(engine.dispose)
+    before = read_counts(engine)
+    pool = CartPool()
+    phases, results = [], []
+    with Gunicorn(env) as server:
         for concurrency in args.concurrency:
-            warmup, timed = run_scenario(server, key, pool, args.requests, concurrency)
-            phases += [warmup, timed]
+            warm, timed = run_scenario(server, key, pool, args.requests, args.warmup, concurrency)
+            phases += [p for p in (warm, timed) if p]
             results.append(timed)
-        memory_mb = worker_peak_memory_mb(server)
-        stop_gunicorn(server)
+        memory_mb = server.worker_peak_memory_mb()
         if any(p.failures for p in phases):
             log(f"--- gunicorn log (last lines) ---\n{server.log_tail()}")
 
-        checks = verify(
-            before, read_counts(engine), phases, pool.expected_totals(), read_bench_carts(engine)
-        )
-        print_report(database, seeded, before, results, memory_mb, checks)
-        return 0 if all(r.ok for r in results) and all(ok for ok, _ in checks) else 1
-    except BenchError as error:
-        log(f"\nBENCHMARK FAILED: {error}")
-        if server is not None:
-            log(f"--- gunicorn log (last lines) ---\n{server.log_tail()}")
-        return 2
-    finally:
-        if server is not None:
-            stop_gunicorn(server)
-        if engine is not None:
-            engine.dispose()
-        shutil.rmtree(log_dir, ignore_errors=True)
-        if database is not None:
-            database.cleanup(args.keep)
+    checks = verify(
+        before, read_counts(engine), phases, pool.expected_totals(), read_bench_carts(engine)
+    )
+    print_report(database, seeded, before, results, memory_mb, checks)
+    return 0 if all(r.ok for r in results) and all(ok for ok, _ in checks) else 1
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    return run(lambda cleanup: benchmark(args, cleanup))
 
 
 if __name__ == "__main__":

@@ -1,19 +1,17 @@
 """Benchmark the recovery run over many due carts, and outbox delivery over SMTP.
 
-What it does, in this process (no web server):
+In this process (no web server), with the base settings (no debug, so no template
+reloading), on a fresh database (SQLite temp file, or ``reclaim_bench_recovery`` on the
+PostgreSQL server that DATABASE_URL names, dropped at the end):
 
-1. Makes a fresh database: a SQLite file in a temp dir, or, when DATABASE_URL is a
-   ``postgresql+psycopg://`` URL, a fresh ``reclaim_bench_recovery`` database on that
-   server (dropped at the end). Migrates it with ``flask db upgrade``.
-2. For each ``--carts`` size: empties the tables, inserts that many carts that are due
-   their first recovery email (open, with an email, quiet for two days, no email sent
-   yet, 1–3 items), then times ``dashboard.recovery.service.send_due`` over all of them,
-   counting SQL statements with a ``before_cursor_execute`` listener. The statements
-   should grow with batches (``service.BATCH`` carts each), not with carts.
-3. Empties the tables, queues ``--messages`` real recovery emails the same way, and times
-   ``dashboard.outbox.service.deliver_due`` in a loop (as the delivery job does) to an
-   SMTP server on 127.0.0.1 (aiosmtpd in a process of its own, counting what it accepts).
-4. Prints a Markdown table against the targets, and for each scenario where its time
+1. For each ``--carts`` size: empties the tables, inserts that many carts due their first
+   recovery email (open, with an email, quiet for two days, 1–3 of the demo data's
+   products), then times ``dashboard.recovery.runner.run_recovery`` over all of them. Its
+   SQL statements should grow with batches (``runner.BATCH`` carts each), not with carts.
+2. Empties the tables, queues ``--messages`` recovery emails the same way, and times
+   ``dashboard.outbox.delivery.delivery_run`` (what the delivery job runs) to an SMTP
+   server on 127.0.0.1 (aiosmtpd in a process of its own, counting what it accepts).
+3. Prints a Markdown table against the targets, and for each scenario where its time
    went: statements by kind, COMMIT, and the functions it calls, timed from outside.
 
 Usage (from the project root, with the project's venv):
@@ -23,50 +21,39 @@ Usage (from the project root, with the project's venv):
     DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/postgres \\
         .venv/bin/python bench/bench_recovery.py                    # fresh PostgreSQL db
     .venv/bin/python bench/bench_recovery.py --profile              # + cProfile top functions
-
-Progress goes to stderr, the report to stdout. Everything talks to 127.0.0.1 only.
-Exit code 0: targets met; 1: a target missed; 2: could not run, or a check failed.
 """
 
 import argparse
-import cProfile
-import functools
-import io
-import os
-import pstats
 import random
-import re
 import smtplib
 import subprocess
 import sys
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
 
-import flask_mail
-from sqlalchemy import event, func, select, text
-
-BENCH_DIR = Path(__file__).resolve().parent
-if str(BENCH_DIR) not in sys.path:
-    sys.path.insert(0, str(BENCH_DIR))
-
-from bench_workspace import (  # noqa: E402
-    PROJECT_ROOT,
+from common import (
     BenchError,
-    app_env,
+    Meter,
+    app_environment,
     free_port,
+    fresh_database,
+    in_process_app,
     log,
-    run_flask,
+    machine,
+    migrate,
+    print_table,
+    profiled,
+    run,
+    yes_no,
 )
-from common import fresh_database  # noqa: E402
+from sqlalchemy import func, select, text
 
 BENCH_DB_NAME = "reclaim_bench_recovery"
 RECOVERY_TARGET_SECONDS = 20  # for 100,000 due carts
 TARGET_CARTS = 100_000
 DELIVERY_TARGET_PER_SECOND = 200
-DELIVERY_LIMIT = 500  # messages claimed per deliver_due call, as the delivery job does
+DELIVERY_LIMIT = 500  # messages claimed per round, as the delivery job does
 SEED_BATCH = 20_000
 # Tables a scenario writes to; emptied before each one.
 TABLES = (
@@ -78,16 +65,6 @@ TABLES = (
     "incomplete_orders",
     "job_runs",
 )
-PRODUCTS = [
-    ("MER-NAV-M", "Merino crew sweater — Navy / M", 8900),
-    ("LIN-WHI-L", "Linen shirt — White / L", 5900),
-    ("CHI-SAN-32", "Chino trousers — Sand / 32", 7400),
-    ("CAN-BLA-42", "Canvas sneakers — Black / 42", 6500),
-    ("RAI-OLI-M", "Rain jacket — Olive / M", 14900),
-    ("WOO-GRE", "Wool beanie — Grey", 2400),
-]
-FIRST_NAMES = ("Anna", "Ben", "Clara", "David", "Elif", "Finn", "Greta", "Hugo", "Ines", "Jonas")
-LAST_NAMES = ("Mueller", "Schmidt", "Fischer", "Weber", "Wagner", "Kaya", "Novak", "Rossi")
 
 
 def parse_args(argv=None):
@@ -128,7 +105,13 @@ def empty_tables(db):
 def seed_due_carts(db, count):
     """`count` open carts with an email, quiet for two days, no recovery email yet."""
     from dashboard.demo.commands import BulkWriter
-    from dashboard.demo.generator import CART_COLUMNS, ITEM_COLUMNS
+    from dashboard.demo.generator import (
+        CART_COLUMNS,
+        FIRST_NAMES,
+        ITEM_COLUMNS,
+        LAST_NAMES,
+        PRODUCTS,
+    )
     from dashboard.timeutil import utcnow
 
     rng = random.Random(count)
@@ -140,7 +123,6 @@ def seed_due_carts(db, count):
             quiet_since = now - timedelta(days=2, minutes=rng.randrange(600))
             lines = rng.sample(PRODUCTS, rng.randint(1, 3))
             quantities = [rng.choice((1, 1, 1, 2)) for _ in lines]
-            name = f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
             values = {
                 "id": cart_id,
                 "cart_id": f"bench-{cart_id}",
@@ -148,7 +130,7 @@ def seed_due_carts(db, count):
                 "guest_session": f"guest-{cart_id}",
                 "email": f"customer{cart_id}@example.com",
                 "phone": None,
-                "name": name,
+                "name": f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}",
                 "stage": "checkout",
                 "status": "open",
                 "currency": "EUR",
@@ -184,115 +166,7 @@ def seed_due_carts(db, count):
     log(f"  seeded {count:,} due carts in {time.perf_counter() - started:.1f} s")
 
 
-# --------------------------------------------------------------------------- measuring
-
-
-def statement_kind(sql):
-    """ "SELECT incomplete_orders", "INSERT outbox_messages", "BEGIN", ..."""
-    words = sql.split()
-    verb = words[0].upper()
-    if verb in ("INSERT", "DELETE"):
-        return f"{verb} {words[2]}"
-    if verb == "UPDATE":
-        return f"{verb} {words[1]}"
-    if verb == "SELECT":
-        table = re.search(r"\bFROM\s+(\w+)", sql)
-        return f"{verb} {table.group(1) if table else ''}".strip()
-    return verb
-
-
-class Meter:
-    """Counts the SQL statements sent to the database (an executemany counts once) and
-    times them by kind; times COMMITs at the dialect and the calls of chosen functions,
-    patched in from here (the app's code is not changed).
-
-    Each part's time is its own: a timed function's time leaves out the statements,
-    commits and other timed functions inside it, so the parts add up, and what no timer
-    saw is reported as everything else.
-    """
-
-    def __init__(self, engine, functions=()):
-        self.engine = engine
-        self.functions = functions  # (owner, attribute name, label[, adapt the original])
-        self.statements = 0
-        self.seconds = Counter()  # part -> its own seconds
-        self.calls = Counter()  # part -> how many
-        self._accounted = 0.0  # seconds already given to some part
-        self._patched = []
-
-    def _before(self, connection, cursor, statement, parameters, context, executemany):
-        connection.info["bench_started"] = time.perf_counter(), self._accounted
-
-    def _after(self, connection, cursor, statement, parameters, context, executemany):
-        self.statements += 1
-        self._add(f"SQL {statement_kind(statement)}", *connection.info.pop("bench_started"))
-
-    def _add(self, part, started, inner_before):
-        own = time.perf_counter() - started - (self._accounted - inner_before)
-        self.seconds[part] += own
-        self.calls[part] += 1
-        self._accounted += own
-
-    def _timed(self, part, function):
-        @functools.wraps(function)
-        def timed(*args, **kwargs):
-            started, inner_before = time.perf_counter(), self._accounted
-            try:
-                return function(*args, **kwargs)
-            finally:
-                self._add(part, started, inner_before)
-
-        return timed
-
-    def __enter__(self):
-        event.listen(self.engine, "before_cursor_execute", self._before)
-        event.listen(self.engine, "after_cursor_execute", self._after)
-        targets = [(self.engine.dialect, "do_commit", "COMMIT"), *self.functions]
-        for owner, name, part, *adapt in targets:
-            original = getattr(owner, name)
-            self._patched.append((owner, name, original, name in vars(owner)))
-            function = adapt[0](original) if adapt else original
-            setattr(owner, name, self._timed(part, function))
-        return self
-
-    def __exit__(self, *exc):
-        event.remove(self.engine, "before_cursor_execute", self._before)
-        event.remove(self.engine, "after_cursor_execute", self._after)
-        for owner, name, original, own in reversed(self._patched):
-            if own:
-                setattr(owner, name, original)
-            else:
-                delattr(owner, name)  # back to the inherited one
-
-    def breakdown(self, total, top_sql=6):
-        """(part, seconds, calls), most time first; SQL kinds beyond the `top_sql` slowest
-        summed up; then what no timer saw."""
-        sql = [p for p, _ in self.seconds.most_common() if p.startswith("SQL ")]
-        rows = [(p, s, self.calls[p]) for p, s in self.seconds.items() if p not in sql[top_sql:]]
-        if sql[top_sql:]:
-            rest = sql[top_sql:]
-            seconds = sum(self.seconds[p] for p in rest)
-            rows.append(("SQL, other kinds", seconds, sum(self.calls[p] for p in rest)))
-        rows.sort(key=lambda row: -row[1])
-        rows.append(("everything else", total - sum(self.seconds.values()), None))
-        return rows
-
-
-class Fetched(list):
-    """A query's result, already fetched (ORM objects built, eager loads run)."""
-
-    def all(self):
-        return list(self)
-
-
-def fetching(scalars):
-    """session.scalars that fetches its rows at once, so their loading can be timed."""
-
-    @functools.wraps(scalars)
-    def fetch(*args, **kwargs):
-        return Fetched(scalars(*args, **kwargs))
-
-    return fetch
+# --------------------------------------------------------------------------- SMTP server
 
 
 SINK_SCRIPT = """
@@ -345,6 +219,9 @@ class SmtpSink:
             self.process.wait()
 
 
+# --------------------------------------------------------------------------- scenarios
+
+
 @dataclass
 class Result:
     scenario: str
@@ -366,24 +243,10 @@ class Result:
         return self.statements * 1000 / self.size
 
 
-def profiled(enabled, label, function):
-    """Run `function`, under cProfile if enabled (then log its top functions)."""
-    if not enabled:
-        return function()
-    profile = cProfile.Profile()
-    value = profile.runcall(function)
-    out = io.StringIO()
-    stats = pstats.Stats(profile, stream=out).strip_dirs()
-    stats.sort_stats("cumulative").print_stats(30)
-    stats.sort_stats("tottime").print_stats(20)
-    log(f"\n--- profile: {label} ---\n{out.getvalue()}")
-    return value
-
-
 def bench_recovery_run(db, carts, profile):
     from dashboard.audit.service import Actor
     from dashboard.outbox.models import OutboxMessage
-    from dashboard.recovery import service
+    from dashboard.recovery import runner, service
 
     empty_tables(db)
     seed_due_carts(db, carts)
@@ -396,17 +259,17 @@ def bench_recovery_run(db, carts, profile):
         started = time.perf_counter()
         result = profiled(
             profile,
-            f"send_due over {carts:,} carts",
-            lambda: service.send_due(Actor.system("bench")),
+            f"run_recovery over {carts:,} carts",
+            lambda: runner.run_recovery(Actor.system("bench")),
         )
         seconds = time.perf_counter() - started
     queued = db.session.scalar(select(func.count()).select_from(OutboxMessage))
     db.session.commit()
     if result.sent != carts or queued != carts:
         raise BenchError(
-            f"send_due queued {result.sent:,} ({queued:,} in the outbox), not {carts:,}"
+            f"run_recovery queued {result.sent:,} ({queued:,} in the outbox), not {carts:,}"
         )
-    batches = -(-carts // service.BATCH)
+    batches = -(-carts // runner.BATCH)
     ok = seconds < RECOVERY_TARGET_SECONDS if carts == TARGET_CARTS else None
     row = Result(
         f"recovery run, {carts:,} due carts",
@@ -419,7 +282,7 @@ def bench_recovery_run(db, carts, profile):
         breakdown=meter.breakdown(seconds),
     )
     row.notes.append(
-        f"{batches:,} batches of {service.BATCH:,}: "
+        f"{batches:,} batch{'es' if batches != 1 else ''} of {runner.BATCH:,}: "
         f"{meter.statements / batches:.1f} statements per batch"
     )
     log(f"  {row.scenario}: {seconds:.2f} s, {meter.statements:,} statements")
@@ -427,46 +290,40 @@ def bench_recovery_run(db, carts, profile):
 
 
 def bench_delivery(db, messages, sink, profile):
+    import flask_mail
+
     from dashboard.audit.service import Actor
-    from dashboard.outbox import mailer
-    from dashboard.outbox import service as outbox
+    from dashboard.outbox import delivery, mailer
     from dashboard.outbox.models import OutboxMessage
-    from dashboard.recovery import emails as recovery_emails
-    from dashboard.recovery import service
+    from dashboard.recovery import emails, runner
 
     empty_tables(db)
     seed_due_carts(db, messages)
-    queued = service.send_due(Actor.system("bench")).sent
+    queued = runner.run_recovery(Actor.system("bench")).sent
     if queued != messages:
         raise BenchError(f"Queued {queued:,} emails, not {messages:,}")
 
-    def deliver_all():
-        totals = {"sent": 0, "retry": 0, "failed": 0, "withdrawn": 0}
-        while True:
-            counts = outbox.deliver_due(DELIVERY_LIMIT)
-            for outcome, n in counts.items():
-                totals[outcome] += n
-            if not sum(counts.values()):
-                return totals
-
     # One after the other for each message: write it, build it, serialise it (MIME), hand
-    # it over.
+    # it over; reading the batch's carts is render()'s own time.
     timed = [
-        (db.session, "scalars", "load claimed messages and their carts (ORM)", fetching),
-        (recovery_emails, "recovery_email", "recovery_email() (templates, tokens, links)"),
+        (delivery, "render", "render() (the batch's carts, ORM)"),
+        (emails, "recovery_email", "recovery_email() (templates, tokens, links)"),
         (mailer, "build_message", "build_message() (Flask-Mail Message)"),
         (flask_mail.Message, "as_bytes", "Message.as_bytes() (MIME)"),
         (smtplib.SMTP, "sendmail", "SMTP.sendmail() (to the server and back)"),
-        (outbox, "_finish", "_finish() (mark sent)"),
     ]
     with Meter(db.engine, timed) as meter:
         started = time.perf_counter()
-        totals = profiled(profile, f"delivering {messages:,} emails", deliver_all)
+        totals = profiled(
+            profile,
+            f"delivering {messages:,} emails",
+            lambda: delivery.delivery_run(DELIVERY_LIMIT),
+        )
         seconds = time.perf_counter() - started
     unsent = db.session.scalar(select(func.count()).where(OutboxMessage.status != "sent"))
     db.session.commit()
     received = sink.messages
-    if totals["sent"] != messages or received != messages or unsent:
+    if totals.get("sent") != messages or received != messages or unsent:
         raise BenchError(
             f"Delivery: {totals}, the server took {received:,}, {unsent:,} rows not sent"
         )
@@ -481,7 +338,7 @@ def bench_delivery(db, messages, sink, profile):
         breakdown=meter.breakdown(seconds),
     )
     row.notes.append(
-        f"deliver_due({DELIVERY_LIMIT}) in a loop, as the delivery job does; "
+        f"delivery_run({DELIVERY_LIMIT}), as the delivery job runs it; "
         "the SMTP server runs in a process of its own"
     )
     log(f"  {row.scenario}: {seconds:.2f} s, {meter.statements:,} statements")
@@ -492,18 +349,24 @@ def bench_delivery(db, messages, sink, profile):
 
 
 def print_report(database, results):
-    load = ", ".join(f"{n:.1f}" for n in os.getloadavg())
     print()
-    print(f"Database: {database.kind}  ·  {os.cpu_count()} CPUs, load average {load}")
+    print(f"Database: {database.kind}  ·  {machine()}")
     print()
-    print("| scenario | seconds | per second | SQL statements | per 1,000 | target | ok? |")
-    print("| --- | ---: | ---: | ---: | ---: | --- | --- |")
-    for r in results:
-        ok = "" if r.ok is None else ("yes" if r.ok else "NO")
-        print(
-            f"| {r.scenario} | {r.seconds:.2f} | {r.per_second:,.0f} {r.unit} "
-            f"| {r.statements:,} | {r.statements_per_thousand:.1f} | {r.target} | {ok} |"
-        )
+    print_table(
+        ["scenario", "seconds", "per second", "SQL statements", "per 1,000", "target", "ok?"],
+        [
+            [
+                r.scenario,
+                f"{r.seconds:.2f}",
+                f"{r.per_second:,.0f} {r.unit}",
+                f"{r.statements:,}",
+                f"{r.statements_per_thousand:.1f}",
+                r.target,
+                yes_no(r.ok),
+            ]
+            for r in results
+        ],
+    )
     print()
     for r in results:
         for note in r.notes:
@@ -512,51 +375,48 @@ def print_report(database, results):
         print()
         print(f"Where the time of the {r.scenario} goes:")
         print()
-        print("| part | seconds | share | calls |")
-        print("| --- | ---: | ---: | ---: |")
-        for part, seconds, calls in r.breakdown:
-            share = 100 * seconds / r.seconds
-            calls = "" if calls is None else f"{calls:,}"
-            print(f"| {part} | {seconds:.2f} | {share:.0f}% | {calls} |")
+        print_table(
+            ["part", "seconds", "share", "calls"],
+            [
+                [
+                    part,
+                    f"{seconds:.2f}",
+                    f"{100 * seconds / r.seconds:.0f}%",
+                    "" if calls is None else f"{calls:,}",
+                ]
+                for part, seconds, calls in r.breakdown
+            ],
+        )
 
 
-def main(argv=None):
-    args = parse_args(argv)
-    database = sink = None
-    try:
-        database = fresh_database(BENCH_DB_NAME)
-        env = app_env(database.url)
-        run_flask(env, "db", "upgrade")
+def benchmark(args, cleanup):
+    database = fresh_database(BENCH_DB_NAME, cleanup)
+    sink = SmtpSink()
+    cleanup.callback(sink.stop)
+    app_environment(database.url, MAIL_BACKEND="smtp", MAIL_SERVER="127.0.0.1", MAIL_PORT=sink.port)
+    from dashboard.extensions import db
 
-        sink = SmtpSink()
-        env.update(MAIL_BACKEND="smtp", MAIL_SERVER="127.0.0.1", MAIL_PORT=str(sink.port))
-        os.environ.update(env)  # config.py reads the environment when it is imported
-        sys.path.insert(0, str(PROJECT_ROOT))
-        from config import Config
-        from dashboard import create_app
-        from dashboard.extensions import db
-
-        results = []
-        # The base settings, as in production: no debug mode, so no template reloading.
-        with create_app(Config).app_context():  # one session for the whole run, like a job
+    app = in_process_app()
+    migrate(app)
+    results = []
+    with app.app_context():  # one session for the whole run, like a job
+        try:
             for carts in sorted(args.carts):
                 log(f"Recovery run over {carts:,} due carts ...")
                 profile = args.profile and carts == max(args.carts)
                 results.append(bench_recovery_run(db, carts, profile))
             log(f"Delivering {args.messages:,} emails to 127.0.0.1:{sink.port} ...")
             results.append(bench_delivery(db, args.messages, sink, args.profile))
+        finally:
             db.session.remove()
             db.engine.dispose()
-        print_report(database, results)
-        return 0 if all(r.ok is not False for r in results) else 1
-    except BenchError as error:
-        log(f"\nBENCHMARK FAILED: {error}")
-        return 2
-    finally:
-        if sink is not None:
-            sink.stop()
-        if database is not None:
-            database.cleanup()
+    print_report(database, results)
+    return 0 if all(r.ok is not False for r in results) else 1
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    return run(lambda cleanup: benchmark(args, cleanup))
 
 
 if __name__ == "__main__":
