@@ -3,6 +3,7 @@
 from flask import Blueprint, current_app, g, jsonify, request
 from pydantic import ValidationError
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import HTTPException
 
 from dashboard.api import schemas
@@ -217,7 +218,11 @@ def put_incomplete_order(cart_id):
 def get_incomplete_order(cart_id):
     order = None
     if _possible_cart_id(cart_id):
-        order = db.session.scalar(select(IncompleteOrder).where(IncompleteOrder.cart_id == cart_id))
+        order = db.session.scalar(
+            select(IncompleteOrder)
+            .where(IncompleteOrder.cart_id == cart_id)
+            .options(selectinload(IncompleteOrder.items))
+        )
     if order is None:
         raise ApiError(404, f"No incomplete order for cart {cart_id!r}.")
     return _json(_cart_out(order))

@@ -53,7 +53,9 @@ class IncompleteOrder(db.Model):
         order_by="IncompleteOrderItem.id",
         cascade="all, delete-orphan",
         passive_deletes=True,
-        lazy="selectin",
+        # Read where they are shown, with selectinload(IncompleteOrder.items): list pages and
+        # exports show counts and totals only, and must not read every line.
+        lazy="select",
     )
     converted_order = db.relationship("Order", uselist=False, viewonly=True)
 

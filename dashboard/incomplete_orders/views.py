@@ -11,6 +11,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import MultiDict
 
 from dashboard.audit.service import Actor
@@ -196,7 +197,9 @@ def bulk():
 @bp.get("/<int:order_id>")
 @role_required("viewer")
 def detail(order_id):
-    order = _get_order(order_id)
+    order = db.session.get(
+        IncompleteOrder, order_id, options=[selectinload(IncompleteOrder.items)]
+    ) or abort(404)
     return render_template(
         "incomplete_orders/detail.html",
         order=order,

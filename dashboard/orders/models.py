@@ -47,7 +47,9 @@ class Order(db.Model):
         order_by="OrderItem.id",
         cascade="all, delete-orphan",
         passive_deletes=True,
-        lazy="selectin",
+        # Read where they are shown, with selectinload(Order.items): list pages and
+        # exports show counts and totals only, and must not read every line.
+        lazy="select",
     )
     incomplete_order = db.relationship("IncompleteOrder", viewonly=True)
     converted_by = db.relationship("Staff")

@@ -1,5 +1,6 @@
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy.orm import selectinload
 
 from dashboard.audit.service import Actor
 from dashboard.auth.forms import EmptyForm
@@ -34,7 +35,7 @@ def list_orders():
 @bp.get("/<int:order_id>")
 @role_required("viewer")
 def detail(order_id):
-    order = db.session.get(Order, order_id) or abort(404)
+    order = db.session.get(Order, order_id, options=[selectinload(Order.items)]) or abort(404)
     return render_template(
         "orders/detail.html",
         order=order,

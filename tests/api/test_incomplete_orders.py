@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from dashboard.audit.service import Actor
 from dashboard.extensions import db
@@ -16,7 +17,11 @@ from tests.helpers import audit_events, row_count
 
 def _cart(app, cart_id):
     with app.app_context():
-        order = db.session.scalar(select(IncompleteOrder).where(IncompleteOrder.cart_id == cart_id))
+        order = db.session.scalar(
+            select(IncompleteOrder)
+            .where(IncompleteOrder.cart_id == cart_id)
+            .options(selectinload(IncompleteOrder.items))
+        )
         if order is not None:
             db.session.expunge(order)  # with its items, loaded eagerly
         return order

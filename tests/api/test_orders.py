@@ -3,6 +3,7 @@ same exactly-once path staff use, and are audited as the key."""
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from dashboard.audit.service import Actor
 from dashboard.extensions import db
@@ -15,9 +16,11 @@ from tests.helpers import audit_events, row_count
 
 def _order(app, number):
     with app.app_context():
-        order = db.session.scalar(select(Order).where(Order.number == number))
+        order = db.session.scalar(
+            select(Order).where(Order.number == number).options(selectinload(Order.items))
+        )
         if order is not None:
-            db.session.expunge(order)
+            db.session.expunge(order)  # with its items
         return order
 
 
