@@ -97,7 +97,9 @@ class Idempotency:
 
     @classmethod
     def of(cls, api_key_id, key, draft):
-        body = json.dumps(asdict(draft), sort_keys=True, default=str)
+        fields = asdict(draft)
+        fields["email"] = (draft.email or "").strip().lower()  # the same customer in any case
+        body = json.dumps(fields, sort_keys=True, default=str)
         return cls(api_key_id, key, hashlib.sha256(body.encode()).hexdigest())
 
 
