@@ -526,11 +526,17 @@ def complete(request, actor, *, method, reference=None, amount=None, note=None, 
         raise ReturnError(f"A reference can have at most {MAX_REFERENCE} characters.")
     basis = "approved" if request.type == "refund" else "received"
     computed = refund_for_request(request, basis=basis)
+    if method == "replacement":
+        # No money moves: the customer gets goods of the value they sent back.
+        if amount not in (None, 0, computed.amount):
+            raise ReturnError(
+                "A replacement moves no money. To refund part of it as well, record the "
+                "refund as original payment or store credit instead."
+            )
+        amount = 0
     amount = computed.amount if amount is None else amount
     if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
         raise ReturnError("The refund amount must be 0 or more, in minor units.")
-    if method == "replacement":
-        amount = 0 if amount == computed.amount else amount
     note = _clean_note(
         note,
         required=(

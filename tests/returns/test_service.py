@@ -283,6 +283,8 @@ def test_an_exchange_completes_with_the_replacement_and_refunds_nothing(ctx):
     a_return = submitted(order, ("SKU-2", 1))
     with pytest.raises(ReturnError, match="Only an exchange"):
         service.complete(a_return, AGENT, method="replacement")
+    with pytest.raises(ReturnError, match="A replacement moves no money"):
+        service.complete(request, AGENT, method="replacement", amount=500, note="Cheaper")
     service.complete(request, AGENT, method="replacement", reference="DHL 0034")
     assert (request.status, request.refund_method, request.refund_amount) == (
         "completed",
