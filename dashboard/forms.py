@@ -3,8 +3,8 @@
 from datetime import date
 
 from flask_wtf import FlaskForm
-from wtforms import SelectChoice
-from wtforms.validators import ValidationError
+from wtforms import BooleanField, HiddenField, SelectChoice
+from wtforms.validators import DataRequired, ValidationError
 
 from dashboard import money
 
@@ -43,3 +43,13 @@ class FilterForm(FlaskForm):
         """Field values that passed validation; a field with errors is left out."""
         self.validate()
         return {name: field.data for name, field in self._fields.items() if not field.errors}
+
+
+class BulkForm(FlaskForm):
+    """A bulk action's POST (CSRF on): which action, and whether it is confirmed. The
+    selection is the ticked `ids`, or `all_matching` the list's `filter_query`."""
+
+    action = HiddenField(validators=[DataRequired()])
+    all_matching = BooleanField()
+    filter_query = HiddenField()
+    confirm = BooleanField()

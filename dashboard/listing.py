@@ -1,7 +1,14 @@
-"""Keyset paging and bounded counts for list pages that must stay fast at a million rows."""
+"""Every list page in one shape: keyset pages, bounded counts and allow-listed sorts that stay
+fast at a million rows, and the `ListResult` a list view renders.
 
-from dataclasses import dataclass
+A list is declared by its domain as a GET filter form (`dashboard.forms.FilterForm`), a
+queries module with `filtered(filters)` (a select of the rows the filters match) and its
+`Sorts`, and a `_table.html`; `list_page()` turns a filled-in form into a `ListResult`.
+"""
+
+from dataclasses import dataclass, field
 from datetime import datetime
+from urllib.parse import urlencode
 
 from sqlalchemy import func, select, tuple_
 
@@ -120,11 +127,88 @@ def keyset_page(session, stmt, sort, id_column, descending, cursor_text, page_si
     )
 
 
+@dataclass(frozen=True)
+class Count:
+    """How many rows match, counted up to a cap: "10,000+" rather than a scan of millions."""
+
+    value: int
+    capped: bool = False
+
+    def __str__(self):
+        return f"{self.value:,}{'+' if self.capped else ''}"
+
+    def words(self, one, many):
+        """ "1 email", "4 emails", "10,000+ emails"."""
+        return f"{self} {one if self.value == 1 and not self.capped else many}"
+
+
 def bounded_count(session, stmt, id_column, cap=COUNT_CAP):
     """(count, capped): counting stops after `cap` rows so a huge match stays cheap."""
     inner = stmt.with_only_columns(id_column).order_by(None).limit(cap + 1).subquery()
     count = session.scalar(select(func.count()).select_from(inner))
     return min(count, cap), count > cap
+
+
+def count_rows(session, stmt, id_column, cap=COUNT_CAP):
+    """The bounded `Count` of the rows `stmt` selects."""
+    return Count(*bounded_count(session, stmt, id_column, cap))
+
+
+@dataclass
+class ListResult:
+    """What a list page shows: one page of rows with its cursor links, how many match (None
+    when the page asks for the count on a request of its own), the sort in effect and the
+    filter form with the state it was filled in with."""
+
+    page: Page
+    sort_key: str
+    form: object
+    count: Count | None = None
+    state: dict = field(default_factory=dict)
+
+    @property
+    def rows(self):
+        return self.page.rows
+
+    @property
+    def filtered(self):
+        """Whether any filter, search or sort is set (an empty list then means "no match")."""
+        return bool(self.state)
+
+    @property
+    def query_string(self):
+        """The list's state as a query string, without the cursor: for the count, the
+        export and "all matching this filter"."""
+        return urlencode(self.state)
+
+
+def form_state(form):
+    """The query-string values a filter form was filled in with (as typed, errors
+    included, so the count and the export read what the page shows), without the cursor."""
+    return {
+        name: f.raw_data[0]
+        for name, f in form._fields.items()
+        if name != "cursor" and f.raw_data and f.raw_data[0] != ""
+    }
+
+
+def list_page(session, form, filtered, sorts, id_column, page_size, count=True):
+    """The `ListResult` for a filter form filled in from the query string.
+
+    `filtered(filters)` is the domain's select of matching rows; `count=False` leaves the
+    count to a request of its own (a list whose count may scan a million rows).
+    """
+    filters = form.valid_data()
+    sort, descending = sorts.resolve(filters.get("sort"))
+    stmt = filtered(filters)
+    page = keyset_page(session, stmt, sort, id_column, descending, filters.get("cursor"), page_size)
+    return ListResult(
+        page=page,
+        sort_key=("-" if descending else "") + sort.key,
+        form=form,
+        count=count_rows(session, stmt, id_column) if count else None,
+        state=form_state(form),
+    )
 
 
 class Sorts:

@@ -1,4 +1,4 @@
-// Small behaviours for Reclaim's pages: toasts, row selection, list refresh.
+// Small behaviours for Reclaim's pages: toasts, filter forms, bulk selection, list refresh.
 (function () {
   "use strict";
 
@@ -35,75 +35,110 @@
     });
   });
 
+  // Bulk actions (templates/components/_bulk.html), wired by data attributes so every
+  // list with a [data-bulk-form] works the same way:
+  //   [data-bulk-form]                 the form around a list's table
+  //   [data-bulk-row] / [data-bulk-select-page]   row checkboxes / the page's checkbox
+  //   [data-bulk-all-matching]         hidden input: "y" when all matching are selected
+  //   [data-bulk-summary]              "3 selected"
+  //   [data-bulk-select-all-matching]  the "select all N matching this filter" button
+  //   [data-list-count]                the list's count; data-count-text once it is known
+  //   [data-bulk-slot]                 where the confirm step and the outcome appear
+  //   [data-refresh-on="<event>"]      a list container that reloads when <event> fires
+
+  function slotOf(form) {
+    var selector = form.getAttribute("hx-target");
+    return selector ? document.querySelector(selector) : null;
+  }
+
   // A confirm step belongs to the selection it was asked for: a new filter or page drops it.
   document.addEventListener("htmx:beforeRequest", function (event) {
-    var slot = document.getElementById("bulk-slot");
-    if (slot && event.detail.requestConfig.verb === "get" && event.detail.target.id === "io-table") {
-      slot.innerHTML = "";
-    }
+    if (event.detail.requestConfig.verb !== "get") return;
+    var target = event.detail.target;
+    var form = target && target.querySelector && target.querySelector("[data-bulk-form]");
+    var slot = form && slotOf(form);
+    if (slot) slot.innerHTML = "";
   });
 
-  // A list whose rows changed (bulk action) reloads its table for the URL it shows.
-  document.addEventListener("incompleteOrdersChanged", function () {
-    var container = document.querySelector("[data-refresh-on='incompleteOrdersChanged']");
-    if (container && window.htmx) {
-      htmx.ajax("GET", window.location.pathname + window.location.search, { target: container, swap: "innerHTML" });
-    }
-  });
+  // A list whose rows changed (a bulk action ran) reloads its table for the URL it shows.
+  var refreshEvents = {};
+  function listenForRefreshes(root) {
+    var containers = (root.matches && root.matches("[data-refresh-on]") ? [root] : [])
+      .concat(Array.from(root.querySelectorAll ? root.querySelectorAll("[data-refresh-on]") : []));
+    containers.forEach(function (container) {
+      container.dataset.refreshOn.split(/\s+/).forEach(function (name) {
+        if (!name || refreshEvents[name]) return;
+        refreshEvents[name] = true;
+        document.addEventListener(name, function () {
+          document.querySelectorAll("[data-refresh-on]").forEach(function (each) {
+            if (each.dataset.refreshOn.split(/\s+/).indexOf(name) === -1 || !window.htmx) return;
+            htmx.ajax("GET", window.location.pathname + window.location.search, { target: each, swap: "innerHTML" });
+          });
+        });
+      });
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { listenForRefreshes(document); });
+  document.addEventListener("htmx:load", function (event) { listenForRefreshes(event.target); });
 
   // Row selection and "select all matching this filter".
   function updateSelection(form) {
-    var boxes = form.querySelectorAll(".row-select");
-    var checked = form.querySelectorAll(".row-select:checked").length;
-    var allMatching = form.querySelector("#all-matching");
-    var summary = form.querySelector("#selection-summary");
-    var selectAllMatching = form.querySelector("#select-all-matching");
-    var pageBox = form.querySelector("#select-page");
-    var count = form.querySelector("#match-count");
+    var boxes = form.querySelectorAll("[data-bulk-row]");
+    var checked = form.querySelectorAll("[data-bulk-row]:checked").length;
+    var allMatching = form.querySelector("[data-bulk-all-matching]");
+    var summary = form.querySelector("[data-bulk-summary]");
+    var selectAllMatching = form.querySelector("[data-bulk-select-all-matching]");
+    var pageBox = form.querySelector("[data-bulk-select-page]");
+    var count = form.querySelector("[data-list-count]");
     var countText = count && count.dataset.countText ? count.dataset.countText + " " : "";
-    if (!summary) return;
-    selectAllMatching.textContent = "Select all " + countText + "matching this filter";
+    if (!summary || !allMatching) return;
+    if (selectAllMatching) selectAllMatching.textContent = "Select all " + countText + "matching this filter";
     if (allMatching.value) {
       summary.textContent = "All " + countText + "matching this filter are selected.";
-      selectAllMatching.classList.add("d-none");
+      if (selectAllMatching) selectAllMatching.classList.add("d-none");
       return;
     }
     summary.textContent = checked ? checked + " selected" : "None selected";
-    if (pageBox) pageBox.checked = checked > 0 && checked === boxes.length;
-    var pageFull = checked === boxes.length && checked > 0;
-    var morePages = selectAllMatching.dataset.morePages === "yes";
-    selectAllMatching.classList.toggle("d-none", !(pageFull && morePages));
+    var pageFull = checked > 0 && checked === boxes.length;
+    if (pageBox) pageBox.checked = pageFull;
+    if (selectAllMatching) {
+      var morePages = selectAllMatching.dataset.morePages === "yes";
+      selectAllMatching.classList.toggle("d-none", !(pageFull && morePages));
+    }
   }
 
   // The match count arrives after the table: relabel the selection with it.
   document.addEventListener("htmx:afterSettle", function () {
-    var form = document.getElementById("bulk-form");
-    if (form) updateSelection(form);
+    document.querySelectorAll("[data-bulk-form]").forEach(updateSelection);
   });
 
   document.addEventListener("change", function (event) {
-    var form = event.target.closest("#bulk-form");
+    var form = event.target.closest("[data-bulk-form]");
     if (!form) return;
-    if (event.target.id === "select-page") {
-      form.querySelectorAll(".row-select").forEach(function (box) { box.checked = event.target.checked; });
+    if (event.target.matches("[data-bulk-select-page]")) {
+      form.querySelectorAll("[data-bulk-row]").forEach(function (box) { box.checked = event.target.checked; });
     }
-    if (event.target.matches(".row-select, #select-page") && !event.target.checked) {
-      form.querySelector("#all-matching").value = "";
+    if (event.target.matches("[data-bulk-row], [data-bulk-select-page]") && !event.target.checked) {
+      form.querySelector("[data-bulk-all-matching]").value = "";
     }
     updateSelection(form);
   });
 
   document.addEventListener("click", function (event) {
-    if (event.target.id === "select-all-matching") {
-      var form = event.target.closest("#bulk-form");
-      form.querySelector("#all-matching").value = "y";
+    var selectAll = event.target.closest("[data-bulk-select-all-matching]");
+    if (selectAll) {
+      var form = selectAll.closest("[data-bulk-form]");
+      form.querySelector("[data-bulk-all-matching]").value = "y";
       updateSelection(form);
     }
-    if (event.target.matches("[data-dismiss-bulk]") && window.htmx) {
+    var dismiss = event.target.closest("[data-dismiss-bulk]");
+    var slot = dismiss && dismiss.closest("[data-bulk-slot]");
+    if (slot && window.htmx && slot.dataset.bulkSlot !== "page") {
       event.preventDefault();
-      document.getElementById("bulk-slot").innerHTML = "";
+      slot.innerHTML = "";
     }
   });
+
   // The main menu on a phone: the "Menu" button shows and hides it.
   document.addEventListener("click", function (event) {
     var toggle = event.target.closest("[data-menu-toggle]");

@@ -2,6 +2,7 @@ from wtforms import HiddenField, IntegerField, SelectField, StringField
 from wtforms.validators import Length, NumberRange, Optional
 
 from dashboard.audit.actions import ACTION_LABELS
+from dashboard.audit.queries import RECORD_KINDS
 from dashboard.forms import FilterForm, options
 from dashboard.listing import MAX_ID
 
@@ -18,13 +19,7 @@ class AuditFilterForm(FilterForm):
     record_type = SelectField(
         "Record type",
         choices=options(
-            [
-                ("", "Any record"),
-                ("incomplete_order", "Incomplete order"),
-                ("order", "Order"),
-                ("staff", "Staff"),
-                ("api_key", "API key"),
-            ]
+            [("", "Any record"), *((kind, k.label) for kind, k in RECORD_KINDS.items())]
         ),
         default="",
     )

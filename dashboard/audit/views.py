@@ -11,15 +11,11 @@ bp = Blueprint("audit", __name__, url_prefix="/audit")
 @bp.get("/")
 @role_required("viewer")
 def list_events():
-    form = AuditFilterForm(request.args)
-    filters = form.valid_data()
-    page, count, capped = queries.list_page(filters, current_app.config["PAGE_SIZE"])
+    result = queries.list_page(AuditFilterForm(request.args), current_app.config["PAGE_SIZE"])
     return render_page_or_fragment(
         "audit/list.html",
         "audit/_table.html",
-        form=form,
-        page=page,
-        count=count,
-        capped=capped,
-        record_endpoints=queries.RECORD_ENDPOINTS,
+        result=result,
+        record_url=queries.record_url,
+        record_kinds=queries.RECORD_KINDS,
     )

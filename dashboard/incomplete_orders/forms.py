@@ -1,6 +1,5 @@
 from flask_wtf import FlaskForm
 from wtforms import (
-    BooleanField,
     DateField,
     DecimalField,
     HiddenField,
@@ -97,9 +96,3 @@ class NoteForm(FlaskForm):
     body = TextAreaField(
         "Note", validators=[DataRequired(message="A note cannot be empty."), Length(max=5000)]
     )
-
-
-class BulkForm(FlaskForm):
-    action = HiddenField(validators=[DataRequired()])
-    all_matching = BooleanField()
-    confirm = BooleanField()

@@ -4,21 +4,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import and_, case, func, select, true, union
+from sqlalchemy import and_, func, select, true, union
 
+from dashboard import listing
 from dashboard.audit.actions import action_label
 from dashboard.audit.models import AuditEvent, AuditEventTarget
 from dashboard.extensions import db
 from dashboard.incomplete_orders.models import IncompleteOrder, IncompleteOrderNote
 from dashboard.incomplete_orders.search import search_condition
-from dashboard.listing import (
-    SortOption,
-    Sorts,
-    bounded_count,
-    keyset_page,
-    parse_amount,
-    parse_datetime,
-)
+from dashboard.listing import SortOption, Sorts, parse_amount, parse_datetime
 from dashboard.money import shop_currency, to_minor
 from dashboard.timeutil import shop_day_start_utc
 
@@ -77,29 +71,23 @@ def filtered(filters):
     return select(IncompleteOrder).where(*filter_conditions(filters))
 
 
-@dataclass
-class ListResult:
-    page: object
-    sort_key: str
-
-
-def list_page(filters, page_size):
-    sort, descending = INCOMPLETE_ORDER_SORTS.resolve(filters.get("sort"))
-    page = keyset_page(
+def list_page(form, page_size):
+    """The list for a filled-in IncompleteOrderFilterForm. Its count comes apart
+    (`count_matching`): the page never waits on counting a million carts."""
+    return listing.list_page(
         db.session,
-        filtered(filters),
-        sort,
+        form,
+        filtered,
+        INCOMPLETE_ORDER_SORTS,
         IncompleteOrder.id,
-        descending,
-        filters.get("cursor"),
         page_size,
+        count=False,
     )
-    return ListResult(page, ("-" if descending else "") + sort.key)
 
 
 def count_matching(filters):
-    """(count, capped) for the filters; asked for apart from the page, which never waits on it."""
-    return bounded_count(db.session, filtered(filters), IncompleteOrder.id)
+    """The bounded `Count` of incomplete orders the filters match."""
+    return listing.count_rows(db.session, filtered(filters), IncompleteOrder.id)
 
 
 def in_filter(filters):
@@ -158,20 +146,6 @@ def timeline(order):
         )
     entries.sort(key=lambda e: e.at, reverse=True)
     return entries
-
-
-def count_for_transition(condition, from_statuses):
-    """(selected, applicable): how many orders `condition` picks, and how many of them
-    have a status the transition starts from."""
-    selected, applicable = db.session.execute(
-        select(
-            func.count(),
-            func.coalesce(
-                func.sum(case((IncompleteOrder.status.in_(from_statuses), 1), else_=0)), 0
-            ),
-        ).where(condition)
-    ).one()
-    return selected, applicable
 
 
 def counts_by_status():

@@ -1,5 +1,3 @@
-from urllib.parse import parse_qsl
-
 from flask import (
     Blueprint,
     abort,
@@ -12,8 +10,8 @@ from flask import (
 )
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
-from werkzeug.datastructures import MultiDict
 
+from dashboard import bulk as bulk_steps
 from dashboard.audit.service import Actor
 from dashboard.auth.forms import EmptyForm
 from dashboard.auth.permissions import role_required
@@ -21,10 +19,10 @@ from dashboard.confirm import confirm_page
 from dashboard.csv_export import stream_csv
 from dashboard.extensions import db
 from dashboard.formatting import money, shop_time
-from dashboard.htmx import is_htmx, render_page_or_fragment, toast
+from dashboard.htmx import render_page_or_fragment
 from dashboard.incomplete_orders import queries, service
+from dashboard.incomplete_orders.bulk import INCOMPLETE_ORDER_BULK
 from dashboard.incomplete_orders.forms import (
-    BulkForm,
     ConvertForm,
     IncompleteOrderFilterForm,
     NoteForm,
@@ -47,15 +45,12 @@ def _get_order(order_id):
 @role_required("viewer")
 def list_incomplete_orders():
     form = IncompleteOrderFilterForm(request.args)
-    filters = form.valid_data()
-    result = queries.list_page(filters, current_app.config["PAGE_SIZE"])
+    result = queries.list_page(form, current_app.config["PAGE_SIZE"])
     return render_page_or_fragment(
         "incomplete_orders/list.html",
         "incomplete_orders/_table.html",
-        form=form,
         result=result,
-        bulk_form=BulkForm(),
-        filter_query=request.query_string.decode(),
+        bulk=INCOMPLETE_ORDER_BULK,
     )
 
 
@@ -63,8 +58,7 @@ def list_incomplete_orders():
 @role_required("viewer")
 def count():
     filters = IncompleteOrderFilterForm(request.args).valid_data()
-    count, capped = queries.count_matching(filters)
-    return render_template("incomplete_orders/_count.html", count=count, capped=capped)
+    return render_template("incomplete_orders/_count.html", count=queries.count_matching(filters))
 
 
 @bp.get("/export.csv")
@@ -113,85 +107,19 @@ def export_csv():
     return stream_csv("incomplete-orders.csv", header, rows())
 
 
-def _bulk_selection(form):
-    """(condition, chosen ids or None, description) for what a bulk form selects:
-    the ticked ids, or everything matching the list's filter."""
-    if form.all_matching.data:
-        filter_query = request.form.get("filter_query", "")
-        filters = IncompleteOrderFilterForm(MultiDict(parse_qsl(filter_query))).valid_data()
-        return queries.in_filter(filters), None, {"filter": filter_query}
-    try:
-        ids = sorted({int(v) for v in request.form.getlist("ids")})
-    except ValueError:
-        abort(400)
-    return IncompleteOrder.id.in_(ids), ids, {"ids": len(ids)}
-
-
-# Not a status change: queues the next step of the recovery sequence, ignoring its delay.
-SEND_NEXT = service.Transition(
-    "send_next",
-    "Send the next recovery email to",
-    "Queued the next recovery email for",
-    ("open",),
-    "open",
-)
-
-
-def _run_bulk(action, condition, description):
-    actor = Actor.staff(current_user)
-    if action == SEND_NEXT.action:
-        from dashboard.recovery.service import queue_next_step_now
-
-        return queue_next_step_now(actor, condition)
-    return service.bulk_change_status(action, condition, actor, description)
-
-
 @bp.post("/bulk")
-@role_required("agent")
+@role_required("viewer")  # each action names the role it needs: bulk.read_request checks it
 def bulk():
-    form = BulkForm()
-    if not form.validate() or form.action.data not in (*service.BULK_ACTIONS, SEND_NEXT.action):
-        abort(400)
-    transition = service.TRANSITIONS.get(form.action.data, SEND_NEXT)
-    condition, ids, description = _bulk_selection(form)
-    if ids == []:
-        message = "Select at least one incomplete order first."
-        if is_htmx():
-            return toast(current_app.response_class("", 204), message, "warning")
-        flash(message, "warning")
-        return redirect(url_for(".list_incomplete_orders"))
-    if not form.confirm.data:
-        selected, applicable = queries.count_for_transition(condition, transition.from_statuses)
-        return render_page_or_fragment(
-            "incomplete_orders/bulk_confirm.html",
-            "incomplete_orders/_bulk_confirm.html",
-            form=form,
-            transition=transition,
-            selected=selected,
-            applicable=applicable,
-            ids=ids or [],
-            filter_query=request.form.get("filter_query", ""),
-        )
-    changed = _run_bulk(form.action.data, condition, description)
-    db.session.commit()
-    message = f"{transition.done} {changed:,} incomplete order{'s' if changed != 1 else ''}."
-    if ids and len(ids) > changed:
-        why = (
-            "paused, unsubscribed, bought since, without email or with every step sent"
-            if transition is SEND_NEXT
-            else "their status does not allow it"
-        )
-        message += f" {len(ids) - changed:,} left as they were: {why}."
-    if is_htmx():
-        response = current_app.response_class(
-            render_template("incomplete_orders/_bulk_done.html", message=message)
-        )
-        response.headers["HX-Trigger"] = "incompleteOrdersChanged"
-        return response
-    flash(message, "success")
-    return redirect(
-        url_for(".list_incomplete_orders", **dict(parse_qsl(request.form.get("filter_query", ""))))
-    )
+    asked = bulk_steps.read_request(INCOMPLETE_ORDER_BULK)
+    if asked.nothing_selected:
+        return bulk_steps.nothing_selected(asked, ".list_incomplete_orders")
+    if not asked.confirmed:
+        return bulk_steps.confirm_step(asked, ".list_incomplete_orders")
+    with committed(show=False) as change:
+        message = bulk_steps.run(asked, Actor.staff(current_user))
+    if not change.ok:
+        return bulk_steps.done(asked, change.message, ".list_incomplete_orders", "danger")
+    return bulk_steps.done(asked, message, ".list_incomplete_orders")
 
 
 @bp.get("/<int:order_id>")

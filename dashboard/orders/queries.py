@@ -2,16 +2,10 @@ from datetime import timedelta
 
 from sqlalchemy import or_, select
 
+from dashboard import listing
 from dashboard.audit.models import AuditEvent
 from dashboard.extensions import db
-from dashboard.listing import (
-    SortOption,
-    Sorts,
-    bounded_count,
-    keyset_page,
-    parse_amount,
-    parse_datetime,
-)
+from dashboard.listing import SortOption, Sorts, parse_amount, parse_datetime
 from dashboard.orders.models import Order
 from dashboard.timeutil import shop_day_start_utc
 
@@ -44,14 +38,14 @@ def filter_conditions(f):
     return conditions
 
 
-def list_page(filters, page_size):
-    stmt = select(Order).where(*filter_conditions(filters))
-    sort, descending = ORDER_SORTS.resolve(filters.get("sort"))
-    page = keyset_page(
-        db.session, stmt, sort, Order.id, descending, filters.get("cursor"), page_size
-    )
-    count, capped = bounded_count(db.session, stmt, Order.id)
-    return page, count, capped, ("-" if descending else "") + sort.key
+def filtered(filters):
+    return select(Order).where(*filter_conditions(filters))
+
+
+def list_page(form, page_size):
+    """The list for a filled-in OrderFilterForm, counted inline (orders are far fewer than
+    carts, and the count is bounded)."""
+    return listing.list_page(db.session, form, filtered, ORDER_SORTS, Order.id, page_size)
 
 
 def history(order):

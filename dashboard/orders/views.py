@@ -18,18 +18,8 @@ bp = Blueprint("orders", __name__, url_prefix="/orders")
 @bp.get("/")
 @role_required("viewer")
 def list_orders():
-    form = OrderFilterForm(request.args)
-    filters = form.valid_data()
-    page, count, capped, sort = queries.list_page(filters, current_app.config["PAGE_SIZE"])
-    return render_page_or_fragment(
-        "orders/list.html",
-        "orders/_table.html",
-        form=form,
-        page=page,
-        count=count,
-        capped=capped,
-        sort=sort,
-    )
+    result = queries.list_page(OrderFilterForm(request.args), current_app.config["PAGE_SIZE"])
+    return render_page_or_fragment("orders/list.html", "orders/_table.html", result=result)
 
 
 @bp.get("/<int:order_id>")

@@ -1,62 +1,25 @@
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
-from wtforms import HiddenField, SelectField
 
 from dashboard.audit.service import Actor, record
 from dashboard.auth.permissions import role_required
 from dashboard.extensions import db
-from dashboard.forms import FilterForm, options
 from dashboard.htmx import render_page_or_fragment
-from dashboard.listing import SortOption, bounded_count, keyset_page, parse_amount
-from dashboard.outbox import service
-from dashboard.outbox.models import OUTBOX_STATUSES, OutboxMessage
+from dashboard.outbox import queries, service
+from dashboard.outbox.forms import OutboxFilterForm
+from dashboard.outbox.models import OutboxMessage
+from dashboard.outbox.queries import KINDS
 from dashboard.transaction import committed
 
 bp = Blueprint("outbox", __name__, url_prefix="/outbox")
-
-OUTBOX_SORT = SortOption("id", "Newest", OutboxMessage.id, parse_amount)
-KINDS = {"recovery": "Recovery", "order_confirmation": "Order confirmation"}
-
-
-class OutboxFilterForm(FilterForm):
-    status = SelectField(
-        "Status",
-        choices=options([("", "Any status"), *((s, s.capitalize()) for s in OUTBOX_STATUSES)]),
-        default="",
-    )
-    kind = SelectField("Kind", choices=options([("", "Any kind"), *KINDS.items()]), default="")
-    cursor = HiddenField()
 
 
 @bp.get("/")
 @role_required("viewer")
 def list_messages():
-    form = OutboxFilterForm(request.args)
-    filters = form.valid_data()
-    stmt = select(OutboxMessage)
-    if filters.get("status"):
-        stmt = stmt.where(OutboxMessage.status == filters["status"])
-    if filters.get("kind"):
-        stmt = stmt.where(OutboxMessage.kind == filters["kind"])
-    page = keyset_page(
-        db.session,
-        stmt,
-        OUTBOX_SORT,
-        OutboxMessage.id,
-        True,
-        filters.get("cursor"),
-        current_app.config["PAGE_SIZE"],
-    )
-    count, capped = bounded_count(db.session, stmt, OutboxMessage.id)
+    result = queries.list_page(OutboxFilterForm(request.args), current_app.config["PAGE_SIZE"])
     return render_page_or_fragment(
-        "outbox/list.html",
-        "outbox/_table.html",
-        form=form,
-        page=page,
-        count=count,
-        capped=capped,
-        kinds=KINDS,
+        "outbox/list.html", "outbox/_table.html", result=result, kinds=KINDS
     )
 
 

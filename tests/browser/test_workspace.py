@@ -53,6 +53,10 @@ def _rows(page):
     return page.locator("#io-table tbody tr")
 
 
+def _count(page):
+    return page.locator("#io-table [data-list-count]")
+
+
 def _is_fragment_request(request):
     return urlsplit(request.url).path == LIST and request.headers.get("hx-request") == "true"
 
@@ -94,7 +98,7 @@ def test_agent_filters_searches_expires_in_bulk_and_converts(
     page.goto(f"{LIST}?status=open")
     unfiltered_url = page.url
     expect(_rows(page)).to_have_count(12)
-    expect(page.locator("#match-count")).to_have_text("12 matching")
+    expect(_count(page)).to_have_text("12 matching")
     with page.expect_response(lambda r: _is_fragment_request(r.request)) as response:
         page.get_by_label("Stage").select_option(label="Cart")
     assert response.value.status == 200
@@ -135,7 +139,7 @@ def test_agent_filters_searches_expires_in_bulk_and_converts(
     with page.expect_response(lambda r: _is_fragment_request(r.request)):
         page.get_by_label("Stage").select_option(label="Cart")
     _wait_for_htmx(page)
-    expect(page.locator("#match-count")).to_have_text("5 matching")
+    expect(_count(page)).to_have_text("5 matching")
     expect(_rows(page)).to_have_count(3)
     assert _query(page.url).get("q", [""]) == [""]
     assert _query(page.url)["stage"] == ["cart"]
@@ -143,10 +147,10 @@ def test_agent_filters_searches_expires_in_bulk_and_converts(
     select_all_matching = page.get_by_role("button", name="Select all 5 matching this filter")
     expect(select_all_matching).to_be_hidden()
     page.get_by_label("Select all on this page").check()
-    expect(page.locator("#selection-summary")).to_have_text("3 selected")
+    expect(page.locator("[data-bulk-summary]")).to_have_text("3 selected")
     expect(select_all_matching).to_be_visible()
     select_all_matching.click()
-    expect(page.locator("#selection-summary")).to_have_text(
+    expect(page.locator("[data-bulk-summary]")).to_have_text(
         "All 5 matching this filter are selected."
     )
 
@@ -156,6 +160,18 @@ def test_agent_filters_searches_expires_in_bulk_and_converts(
     assert _statuses(app, cart_ids) == dict.fromkeys(cart_ids, "open"), (
         "nothing changes before confirming"
     )
+    # The keyboard focus is on the way back, never on the confirm button: a stray Enter
+    # leaves the carts as they are.
+    keep = confirm.get_by_role("link", name="Keep them as they are")
+    expect(keep).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(confirm).to_have_count(0)
+    assert _statuses(app, cart_ids) == dict.fromkeys(cart_ids, "open")
+    expect(page.locator("[data-bulk-summary]")).to_have_text(
+        "All 5 matching this filter are selected."
+    )
+    page.get_by_role("button", name="Expire…").click()
+    expect(confirm).to_contain_text("Expire 5 incomplete orders?")
     with page.expect_response(
         lambda r: _is_fragment_request(r.request) and r.request.method == "GET"
     ):
@@ -164,7 +180,7 @@ def test_agent_filters_searches_expires_in_bulk_and_converts(
     _wait_for_htmx(page)
     expect(_rows(page)).to_have_count(0)
     expect(page.locator("#io-table")).to_contain_text("No incomplete orders match these filters.")
-    expect(page.locator("#match-count")).to_have_text("0 matching")
+    expect(_count(page)).to_have_text("0 matching")
 
     statuses = _statuses(app, [*ids.values(), cancelled_cart])
     assert {i for i, s in statuses.items() if s == "expired"} == cart_ids
@@ -175,7 +191,7 @@ def test_agent_filters_searches_expires_in_bulk_and_converts(
     with page.expect_response(lambda r: _is_fragment_request(r.request)):
         page.get_by_label("Stage").select_option(label="Any stage")
     _wait_for_htmx(page)
-    expect(page.locator("#match-count")).to_have_text("7 matching")
+    expect(_count(page)).to_have_text("7 matching")
     link = _rows(page).first.locator("td:nth-child(2) a")
     name = link.inner_text()
     order_id = int(link.get_attribute("href").rstrip("/").rsplit("/", 1)[1])
@@ -265,9 +281,9 @@ def test_list_and_detail_pages_render_without_console_errors(
     assert page.evaluate("() => typeof window.htmx") == "object"
     # app.js is loaded: ticking a row updates the selection summary.
     _rows(page).first.locator(".row-select").check()
-    expect(page.locator("#selection-summary")).to_have_text("1 selected")
+    expect(page.locator("[data-bulk-summary]")).to_have_text("1 selected")
     _rows(page).first.locator(".row-select").uncheck()
-    expect(page.locator("#selection-summary")).to_have_text("None selected")
+    expect(page.locator("[data-bulk-summary]")).to_have_text("None selected")
     page.evaluate("() => document.activeElement.blur()")
     page.mouse.move(0, 0)
     page.screenshot(path=ARTIFACTS / "incomplete-orders-list.png", full_page=True)

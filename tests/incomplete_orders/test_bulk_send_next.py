@@ -24,15 +24,25 @@ def test_bulk_send_next_queues_one_step_per_cart_and_skips_carts_without_email(
     no_email = make_incomplete_order(snapshot_at=recent, email=None)
     form = {"action": "send_next", "ids": [*due, no_email]}
 
+    # The confirm step counts what will be queued, not every cart ticked, and says why not.
     confirm = client.post("/incomplete-orders/bulk", data=form)
-    assert "Send the next recovery email to 4 incomplete orders?" in confirm.text
+    assert "Send the next recovery email to 3 incomplete orders?" in confirm.text
+    assert "1 of the 4 selected will stay as they are" in confirm.text
+    assert "no email address" in confirm.text
     assert _keys(app) == []
 
     done = client.post("/incomplete-orders/bulk", data={**form, "confirm": "y"})
     assert done.status_code == 302
     assert _keys(app) == sorted(f"recovery:{order_id}:1" for order_id in due)
+    assert (
+        "Queued the next recovery email for 3 incomplete orders. "
+        "1 left as they were: no email address."
+    ) in client.get(done.headers["Location"]).text
 
-    # A second click right after the first sends nothing more.
+    # A second click right after the first sends nothing more, and the confirm says why.
+    again = client.post("/incomplete-orders/bulk", data=form)
+    assert "None of the 4 selected will change." in again.text
+    assert "an email went out less than a minute ago" in again.text
     client.post("/incomplete-orders/bulk", data={**form, "confirm": "y"})
     assert _keys(app) == sorted(f"recovery:{order_id}:1" for order_id in due)
     with app.app_context():
