@@ -35,7 +35,7 @@
     });
   });
 
-  // Bulk actions (templates/components/_bulk.html), wired by data attributes so every
+  // Bulk actions (templates/components/_bulk_bar.html), wired by data attributes so every
   // list with a [data-bulk-form] works the same way:
   //   [data-bulk-form]                 the form around a list's table
   //   [data-bulk-row] / [data-bulk-select-page]   row checkboxes / the page's checkbox
