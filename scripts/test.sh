@@ -3,8 +3,13 @@
 # then on PostgreSQL (TEST_DATABASE_URL, default: the local server's `test` database).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/venv.sh
 
 PG_URL="${TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test}"
+
+# Python first: without 3.11+ nothing else is worth doing.
+use_venv requirements-test.txt
+.venv/bin/python -m pip check --disable-pip-version-check
 
 if [ ! -x /usr/bin/chromium ]; then
   echo "Installing Debian's chromium for the browser tests..."
@@ -12,9 +17,6 @@ if [ ! -x /usr/bin/chromium ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
 fi
-
-[ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/pip install --quiet --disable-pip-version-check -r requirements-test.txt
 
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import click
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
+from flask.helpers import get_debug_flag
 from werkzeug.serving import is_running_from_reloader
 
 from dashboard.extensions import db
@@ -31,7 +32,12 @@ def should_start(app):
         context = click.get_current_context(silent=True)
         if context is None or context.info_name != "run":
             return False
-        if app.debug and not is_running_from_reloader():
+        # `flask run` reloads when asked, or in debug mode: a development config's DEBUG
+        # alone (`flask run --no-reload`) starts no watcher process.
+        reload = context.params.get("reload")
+        if reload is None:
+            reload = get_debug_flag()
+        if reload and not is_running_from_reloader():
             return False
     return True
 
