@@ -302,3 +302,27 @@ def test_production_refuses_a_cheap_password_hash(monkeypatch):
     monkeypatch.setenv("PASSWORD_HASH_METHOD", "pbkdf2:sha256:1")
     with pytest.raises(SettingsError, match="PASSWORD_HASH_METHOD=pbkdf2:sha256:1 is too cheap"):
         ProductionConfig.load("/nowhere")
+
+
+# ----------------------------------------------------------------------------- .env.example
+
+
+def _as_written_in_env(value):
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list):
+        return ",".join(str(item) for item in value)
+    return "" if value is None else str(value)
+
+
+def test_env_example_lists_every_setting_with_its_default():
+    listed = {}
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        name, equals, value = line.removeprefix("# ").partition("=")
+        if equals and name.isupper() and " " not in name:
+            listed[name] = value
+    defaults = {
+        name: _as_written_in_env(field.default) for name, field in Settings.model_fields.items()
+    }
+    defaults["SECRET_KEY"] = ""  # the development key is not advertised
+    assert listed == defaults
