@@ -115,6 +115,7 @@ def register_blueprints(app):
     from dashboard.orders.views import bp as orders_bp
     from dashboard.outbox.views import bp as outbox_bp
     from dashboard.recovery.views import bp as recovery_bp
+    from dashboard.returns.views import bp as returns_bp
     from dashboard.staff.views import bp as staff_bp
 
     for blueprint in (
@@ -122,6 +123,7 @@ def register_blueprints(app):
         core_bp,
         incomplete_orders_bp,
         orders_bp,
+        returns_bp,
         audit_bp,
         staff_bp,
         api_keys_bp,

@@ -5,7 +5,8 @@ from dashboard.auth.permissions import role_required
 from dashboard.extensions import db
 from dashboard.incomplete_orders.queries import counts_by_status
 from dashboard.jobs import lease
-from dashboard.timeutil import as_utc
+from dashboard.returns.queries import desk_numbers
+from dashboard.timeutil import as_utc, utcnow
 
 bp = Blueprint("core", __name__)
 
@@ -13,7 +14,7 @@ bp = Blueprint("core", __name__)
 @bp.get("/")
 @role_required("viewer")
 def overview():
-    return render_template("core/overview.html", counts=None)
+    return render_template("core/overview.html", counts=None, returns=desk_numbers(), now=utcnow())
 
 
 @bp.get("/overview/status-counts")

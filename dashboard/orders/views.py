@@ -10,6 +10,7 @@ from dashboard.htmx import render_page_or_fragment
 from dashboard.orders import queries, service
 from dashboard.orders.forms import OrderFilterForm
 from dashboard.orders.models import Order
+from dashboard.returns.queries import requests_for_order
 from dashboard.transaction import committed
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
@@ -30,6 +31,7 @@ def detail(order_id):
         "orders/detail.html",
         order=order,
         history=queries.history(order),
+        return_requests=requests_for_order(order.id),
         empty_form=EmptyForm(),
     )
 

@@ -13,11 +13,12 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from dashboard.audit.service import record
+from dashboard.audit.service import record, record_bulk
 from dashboard.extensions import db
 from dashboard.formatting import money, shop_time
 from dashboard.orders.models import Order
@@ -674,3 +675,147 @@ def add_note(request, body, actor, staff):
 def overridable_rules():
     """(code, summary) of the rules a manager may override."""
     return [(code, rule.summary) for code, rule in RULES.items() if rule.overridable]
+
+
+# --- many requests at once ------------------------------------------------------------
+# One conditional UPDATE moves every selected request still where the move starts (what
+# someone else moved meanwhile stays as it is), then the lines, the customer-visible
+# events and one audit event; each customer still gets their own email.
+
+BULK_CHUNK = 500
+
+
+def _chunks(ids):
+    for start in range(0, len(ids), BULK_CHUNK):
+        yield ids[start : start + BULK_CHUNK]
+
+
+def _bulk_move(condition, starts_from, values, *extra_conditions):
+    return (
+        db.session.execute(
+            update(ReturnRequest)
+            .where(condition, ReturnRequest.status.in_(starts_from), *extra_conditions)
+            .values(**values)
+            .returning(ReturnRequest.id)
+            .execution_options(synchronize_session=False)
+        )
+        .scalars()
+        .all()
+    )
+
+
+def _bulk_events_and_emails(ids, event, actor, note, now):
+    if not ids:
+        return
+    db.session.execute(
+        ReturnEvent.__table__.insert(),
+        [
+            {
+                "return_request_id": request_id,
+                "event": event,
+                "created_at": now,
+                "actor_type": actor.kind,
+                "actor_label": actor.label,
+                "note": note,
+            }
+            for request_id in ids
+        ],
+    )
+    for chunk in _chunks(ids):
+        requests = db.session.scalars(
+            select(ReturnRequest)
+            .where(ReturnRequest.id.in_(chunk))
+            .options(
+                selectinload(ReturnRequest.lines).selectinload(ReturnLine.order_item),
+                selectinload(ReturnRequest.order).selectinload(Order.items),
+            )
+            .execution_options(populate_existing=True)
+        )
+        for request in requests:
+            _announce(request, event, actor)
+
+
+def bulk_approve(condition, actor, note, selection, *, now=None):
+    """Approve every pending request `condition` selects, each line as requested, with one
+    note for every customer. Returns how many were approved."""
+    now = now or utcnow()
+    note = _clean_note(note)
+    ids = _bulk_move(
+        condition,
+        ("pending",),
+        {
+            "status": "approved",
+            "decided_at": now,
+            "decided_by": actor.label,
+            "customer_note": note,
+            # A refund sends nothing back, so it has no ship-by date.
+            "ship_by_at": case((ReturnRequest.type == "refund", None), else_=ship_by_for(now)),
+        },
+    )
+    for chunk in _chunks(ids):
+        db.session.execute(
+            update(ReturnLine)
+            .where(ReturnLine.return_request_id.in_(chunk))
+            .values(quantity_approved=ReturnLine.quantity_requested)
+            .execution_options(synchronize_session=False)
+        )
+    record_bulk(
+        actor, "return_request.bulk_approve", "return_request", ids, selection=selection, note=note
+    )
+    _bulk_events_and_emails(ids, "approved", actor, note, now)
+    return len(ids)
+
+
+def bulk_reject(condition, actor, reason, note, selection, *, now=None):
+    """Reject every pending request `condition` selects, with one reason (for the shop) and
+    one note (for every customer, so required). Returns how many were rejected."""
+    now = now or utcnow()
+    if reason not in REJECTION_REASONS:
+        raise ReturnError("Choose why the requests are rejected from the list.")
+    note = _clean_note(
+        note, required="Write a note for the customers: it is all they read about the rejection."
+    )
+    ids = _bulk_move(
+        condition,
+        ("pending",),
+        {
+            "status": "rejected",
+            "decided_at": now,
+            "decided_by": actor.label,
+            "rejection_reason": reason,
+            "customer_note": note,
+        },
+    )
+    record_bulk(
+        actor,
+        "return_request.bulk_reject",
+        "return_request",
+        ids,
+        selection=selection,
+        reason=reason,
+        note=note,
+    )
+    _bulk_events_and_emails(ids, "rejected", actor, note, now)
+    return len(ids)
+
+
+def bulk_receive(condition, actor, selection, *, now=None):
+    """Mark the parcel of every approved return or exchange `condition` selects received in
+    full and undamaged. Refund requests send nothing back and stay as they are."""
+    now = now or utcnow()
+    ids = _bulk_move(
+        condition,
+        ("approved",),
+        {"status": "received", "received_at": now, "received_by": actor.label},
+        ReturnRequest.type != "refund",
+    )
+    for chunk in _chunks(ids):
+        db.session.execute(
+            update(ReturnLine)
+            .where(ReturnLine.return_request_id.in_(chunk))
+            .values(quantity_received=ReturnLine.quantity_approved, quantity_damaged=0)
+            .execution_options(synchronize_session=False)
+        )
+    record_bulk(actor, "return_request.bulk_receive", "return_request", ids, selection=selection)
+    _bulk_events_and_emails(ids, "received", actor, None, now)
+    return len(ids)

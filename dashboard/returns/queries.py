@@ -1,0 +1,366 @@
+"""Reads of return requests: the desk's filtered, sorted, paged list, and one request's
+page (its lines with a sentence each on eligibility, the refund breakdown, one timeline)."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, exists, func, or_, select, true
+from sqlalchemy.orm import selectinload
+
+from dashboard import listing
+from dashboard.audit.models import AuditEvent
+from dashboard.extensions import db
+from dashboard.listing import SortOption, Sorts, parse_amount, parse_datetime
+from dashboard.orders.models import Order
+from dashboard.outbox.models import OutboxMessage
+from dashboard.returns.models import (
+    EVENT_LABELS,
+    ReturnEvent,
+    ReturnLine,
+    ReturnNote,
+    ReturnRequest,
+)
+from dashboard.returns.refunds import refund_for_request
+from dashboard.returns.rules import RULES, SHOP_AT_FAULT, decision_sla, returnability
+from dashboard.timeutil import shop_day_start_utc, utcnow
+
+MIN_SEARCH_LENGTH = 3
+CUSTOMER_HISTORY_DAYS = 90
+
+RETURN_SORTS = Sorts(
+    [
+        SortOption("submitted", "Submitted", ReturnRequest.submitted_at, parse_datetime),
+        SortOption("value", "Value requested", ReturnRequest.value_requested, parse_amount),
+        SortOption("units", "Units", ReturnRequest.units_requested, parse_amount),
+    ],
+    # The queue: the request waiting longest first.
+    default="submitted",
+)
+
+OVERDUE_LABELS = {
+    "any": "Overdue (either clock)",
+    "decision": "Decision overdue",
+    "ship_by": "Parcel overdue (not back by its ship-by date)",
+}
+
+
+def decision_overdue(now):
+    return and_(
+        ReturnRequest.status == "pending", ReturnRequest.submitted_at < now - decision_sla()
+    )
+
+
+def ship_by_overdue(now):
+    return and_(ReturnRequest.status == "approved", ReturnRequest.ship_by_at < now)
+
+
+def _search(q):
+    """RMA number, order number, SKU exactly (any case); the email by a fragment."""
+    needle = q.strip()
+    upper, lower = needle.upper(), needle.lower()
+    conditions = [
+        ReturnRequest.number == upper,
+        ReturnRequest.email.contains(lower, autoescape=True),
+        ReturnRequest.order_id.in_(select(Order.id).where(Order.number.in_({needle, upper}))),
+        exists().where(
+            ReturnLine.return_request_id == ReturnRequest.id, ReturnLine.sku.in_({needle, upper})
+        ),
+    ]
+    if needle.isdigit() and len(needle) <= 9:
+        conditions.append(ReturnRequest.id == int(needle))
+    return or_(*conditions)
+
+
+def filter_conditions(filters, now=None):
+    """SQL conditions for the valid filters of ReturnFilterForm.valid_data()."""
+    now = now or utcnow()
+    f = filters
+    conditions = []
+    for name in ("status", "type", "reason"):
+        if f.get(name):
+            conditions.append(getattr(ReturnRequest, name) == f[name])
+    if f.get("overdue") == "decision":
+        conditions.append(decision_overdue(now))
+    elif f.get("overdue") == "ship_by":
+        conditions.append(ship_by_overdue(now))
+    elif f.get("overdue") == "any":
+        conditions.append(or_(decision_overdue(now), ship_by_overdue(now)))
+    if f.get("submitted_from"):
+        conditions.append(ReturnRequest.submitted_at >= shop_day_start_utc(f["submitted_from"]))
+    if f.get("submitted_to"):
+        conditions.append(
+            ReturnRequest.submitted_at < shop_day_start_utc(f["submitted_to"] + timedelta(days=1))
+        )
+    if f.get("q"):
+        conditions.append(_search(f["q"]))
+    return conditions
+
+
+def filtered(filters):
+    return select(ReturnRequest).where(*filter_conditions(filters))
+
+
+def in_filter(filters):
+    """A condition selecting every request the filters match (for bulk updates)."""
+    return and_(true(), *filter_conditions(filters))
+
+
+def _with_order_and_lines(filters):
+    return filtered(filters).options(
+        selectinload(ReturnRequest.order), selectinload(ReturnRequest.lines)
+    )
+
+
+@dataclass
+class ReturnList:
+    """The list page, and per row what is not in the row itself."""
+
+    result: listing.ListResult
+    recent_by_email: dict  # email -> the customer's requests in the last 90 days
+    now: datetime
+    decision_sla: timedelta
+
+    def recent(self, request):
+        return self.recent_by_email.get(request.email, 0)
+
+    def decision_overdue(self, request):
+        return request.status == "pending" and request.submitted_at + self.decision_sla < self.now
+
+    def ship_by_overdue(self, request):
+        return (
+            request.status == "approved"
+            and request.ship_by_at is not None
+            and request.ship_by_at < self.now
+        )
+
+
+def list_page(form, page_size, now=None):
+    """The list for a filled-in ReturnFilterForm, with each customer's recent requests
+    read in one grouped query for the whole page."""
+    now = now or utcnow()
+    result = listing.list_page(
+        db.session, form, _with_order_and_lines, RETURN_SORTS, ReturnRequest.id, page_size
+    )
+    return ReturnList(
+        result=result,
+        recent_by_email=recent_requests_by_email({r.email for r in result.rows}, now),
+        now=now,
+        decision_sla=decision_sla(),
+    )
+
+
+def recent_requests_by_email(emails, now=None):
+    """{email: how many return requests it made in the last 90 days}, in one query."""
+    if not emails:
+        return {}
+    since = (now or utcnow()) - timedelta(days=CUSTOMER_HISTORY_DAYS)
+    rows = db.session.execute(
+        select(ReturnRequest.email, func.count())
+        .where(ReturnRequest.email.in_(emails), ReturnRequest.submitted_at >= since)
+        .group_by(ReturnRequest.email)
+    )
+    return dict(rows.all())
+
+
+def export_rows(filters):
+    """The filtered requests for the CSV, streamed in batches, with their orders."""
+    stmt = (
+        filtered(filters)
+        .options(selectinload(ReturnRequest.order), selectinload(ReturnRequest.lines))
+        .order_by(ReturnRequest.id)
+        .execution_options(yield_per=500)
+    )
+    return db.session.scalars(stmt)
+
+
+# --- one request ------------------------------------------------------------------
+
+
+def get_request(request_id):
+    return db.session.get(
+        ReturnRequest,
+        request_id,
+        options=[
+            selectinload(ReturnRequest.lines).selectinload(ReturnLine.order_item),
+            selectinload(ReturnRequest.order),
+        ],
+    )
+
+
+@dataclass(frozen=True)
+class LineView:
+    line: object  # ReturnLine
+    eligibility: str  # a sentence on whether, and why, the line could be returned
+    refused: bool  # a rule refuses it (a manager overrode it)
+
+
+def lines_with_eligibility(request):
+    """Each line with a sentence on its eligibility as it was when the request came in."""
+    order = request.order
+    state = returnability(order, now=request.submitted_at, exclude_request_id=request.id)
+    by_item = {line.item.id: line for line in state.lines}
+    overridden = set(filter(None, (request.overridden_rules or "").split(",")))
+    views = []
+    for line in request.lines:
+        sentences, refused = [], False
+        checked = by_item.get(line.order_item_id)
+        if checked is None:
+            sentences.append("This item is no longer on the order.")
+            refused = True
+        else:
+            if checked.reason:
+                sentences.append(checked.reason)
+                refused = True
+            else:
+                sentences.append(state.window.open_sentence())
+                other = f", {checked.held} in other requests" if checked.held else ""
+                sentences.append(
+                    f"Bought {checked.bought}{other}: up to {checked.bought - checked.held} "
+                    "could be returned."
+                )
+            if checked.item.quantity < line.quantity_requested:
+                refused = True
+        if request.type == "refund" and line.reason not in SHOP_AT_FAULT:
+            sentences.append(
+                "A refund without sending the item back is normally only for damaged, wrong "
+                "or not-as-described items."
+            )
+            refused = True
+        if refused and overridden:
+            rules = ", ".join(
+                RULES[code].summary.lower() for code in sorted(overridden) if code in RULES
+            )
+            sentences.append(f"Let through by {request.overridden_by}'s override ({rules}).")
+        views.append(LineView(line, " ".join(sentences), refused))
+    return views
+
+
+def refund_breakdown(request):
+    return refund_for_request(request)
+
+
+def customer_requests(request, limit=20):
+    """The customer's other requests, newest first."""
+    return db.session.scalars(
+        select(ReturnRequest)
+        .where(ReturnRequest.email == request.email, ReturnRequest.id != request.id)
+        .options(selectinload(ReturnRequest.order))
+        .order_by(ReturnRequest.submitted_at.desc(), ReturnRequest.id.desc())
+        .limit(limit)
+    ).all()
+
+
+def requests_for_order(order_id):
+    """An order's return requests, newest first (for the order's page)."""
+    return db.session.scalars(
+        select(ReturnRequest)
+        .where(ReturnRequest.order_id == order_id)
+        .order_by(ReturnRequest.submitted_at.desc(), ReturnRequest.id.desc())
+    ).all()
+
+
+@dataclass
+class TimelineEntry:
+    at: datetime
+    kind: str  # move | email | note | override
+    title: str
+    actor: str | None = None
+    body: str | None = None
+    status: str | None = None  # an email's outbox status
+    link: int | None = None  # an email's outbox id
+
+
+def timeline(request):
+    """The request's moves (who, and the note the customer read), its emails with their
+    outbox status, internal notes and overrides: one list, newest first."""
+    entries = []
+    for event in db.session.scalars(
+        select(ReturnEvent).where(ReturnEvent.return_request_id == request.id)
+    ):
+        entries.append(
+            TimelineEntry(
+                at=event.created_at,
+                kind="move",
+                title=EVENT_LABELS[event.event],
+                actor=(
+                    f"the customer (through {event.actor_label})"
+                    if event.by_customer
+                    else event.actor_label
+                ),
+                body=event.note,
+            )
+        )
+    for message in db.session.scalars(
+        select(OutboxMessage).where(
+            OutboxMessage.record_type == "return_request", OutboxMessage.record_id == request.id
+        )
+    ):
+        entries.append(
+            TimelineEntry(
+                at=message.created_at,
+                kind="email",
+                title=f"Email to the customer: {message.subject or message.dedupe_key}",
+                actor=message.to_email,
+                status=message.status,
+                link=message.id,
+            )
+        )
+    for note in db.session.scalars(
+        select(ReturnNote)
+        .where(ReturnNote.return_request_id == request.id)
+        .options(selectinload(ReturnNote.staff))
+    ):
+        entries.append(
+            TimelineEntry(
+                at=note.created_at,
+                kind="note",
+                title="Internal note",
+                actor=note.staff.email if note.staff else None,
+                body=note.body,
+            )
+        )
+    for event in db.session.scalars(
+        select(AuditEvent).where(
+            AuditEvent.record_type == "return_request",
+            AuditEvent.record_id == request.id,
+            AuditEvent.action == "return_request.override",
+        )
+    ):
+        entries.append(
+            TimelineEntry(
+                at=event.created_at,
+                kind="override",
+                title="Eligibility rule overridden",
+                actor=event.actor_label,
+                body=event.details.get("note"),
+            )
+        )
+    # Within one moment, a move comes before the email it sent.
+    order = {"move": 0, "override": 1, "email": 2, "note": 3}
+    entries.sort(key=lambda e: (e.at, -order[e.kind]), reverse=True)
+    return entries
+
+
+# --- the overview ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeskNumbers:
+    pending: int
+    oldest_pending_at: datetime | None
+    overdue: int
+
+
+def desk_numbers(now=None):
+    """For the overview: how many requests wait for a decision, since when the oldest has,
+    and how many are overdue (either clock)."""
+    now = now or utcnow()
+    pending, oldest = db.session.execute(
+        select(func.count(), func.min(ReturnRequest.submitted_at)).where(
+            ReturnRequest.status == "pending"
+        )
+    ).one()
+    overdue = db.session.scalar(
+        select(func.count()).where(or_(decision_overdue(now), ship_by_overdue(now)))
+    )
+    return DeskNumbers(pending, oldest, overdue)

@@ -1,0 +1,367 @@
+"""The returns desk: the queue, one request's page, its moves, the export and bulk moves."""
+
+from urllib.parse import parse_qsl
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+
+from dashboard import bulk as bulk_steps
+from dashboard.audit.service import Actor
+from dashboard.auth.permissions import role_required
+from dashboard.csv_export import stream_csv
+from dashboard.htmx import render_page_or_fragment
+from dashboard.money import csv_amount, to_minor
+from dashboard.returns import queries, service
+from dashboard.returns.bulk import NEEDS, RETURN_BULK, bulk_inputs
+from dashboard.returns.forms import (
+    ApproveForm,
+    CancelForm,
+    CompleteForm,
+    NoteForm,
+    ReceiveForm,
+    RejectForm,
+    ReturnFilterForm,
+    line_quantities,
+)
+from dashboard.returns.models import REASON_LABELS, REFUND_METHODS
+from dashboard.returns.rules import decision_due_at
+from dashboard.timeutil import to_shop_time, utcnow
+from dashboard.transaction import committed
+
+bp = Blueprint("returns", __name__, url_prefix="/returns")
+
+
+def _get_request(request_id):
+    return queries.get_request(request_id) or abort(404)
+
+
+def _back(rma, anchor=""):
+    return redirect(url_for(".detail", request_id=rma.id) + anchor)
+
+
+def _refused(form):
+    """Flash what is wrong with a posted form; the page shows the request again."""
+    errors = [error for messages in form.errors.values() for error in messages]
+    if "csrf_token" in form.errors:
+        errors = ["The form expired. Reload the page and try again."]
+    flash(" ".join(errors) or "The form could not be read; reload the page.", "danger")
+
+
+@bp.get("/")
+@role_required("viewer")
+def list_requests():
+    form = ReturnFilterForm(request.args)
+    listing = queries.list_page(form, current_app.config["PAGE_SIZE"])
+    return render_page_or_fragment(
+        "returns/list.html",
+        "returns/_table.html",
+        listing=listing,
+        result=listing.result,
+        bulk=RETURN_BULK,
+        reason_labels=REASON_LABELS,
+    )
+
+
+@bp.get("/<int:request_id>")
+@role_required("viewer")
+def detail(request_id):
+    rma = _get_request(request_id)
+    return render_template(
+        "returns/detail.html",
+        rma=rma,
+        lines=queries.lines_with_eligibility(rma),
+        refund=queries.refund_breakdown(rma),
+        timeline=queries.timeline(rma),
+        others=queries.customer_requests(rma),
+        approve_form=ApproveForm(formdata=None),
+        reject_form=RejectForm(formdata=None),
+        receive_form=ReceiveForm(formdata=None),
+        complete_form=CompleteForm(formdata=None),
+        cancel_form=CancelForm(formdata=None),
+        note_form=NoteForm(formdata=None),
+        refund_methods=REFUND_METHODS,
+        now=utcnow(),
+        decision_due=decision_due_at(rma),
+    )
+
+
+@bp.post("/<int:request_id>/approve")
+@role_required("agent")
+def approve(request_id):
+    rma = _get_request(request_id)
+    form = ApproveForm()
+    if not form.validate_on_submit():
+        _refused(form)
+        return _back(rma)
+    try:
+        quantities = line_quantities(request.form, "approved", rma.lines)
+    except ValueError as error:
+        flash(str(error), "danger")
+        return _back(rma)
+    with committed("warning") as change:
+        service.approve(rma, Actor.staff(current_user), quantities, form.note.data)
+    if change.ok:
+        flash(f"{rma.number} is approved; the customer is told by email.", "success")
+    return _back(rma)
+
+
+@bp.post("/<int:request_id>/reject")
+@role_required("agent")
+def reject(request_id):
+    rma = _get_request(request_id)
+    form = RejectForm()
+    if not form.validate_on_submit():
+        _refused(form)
+        return _back(rma)
+    with committed("warning") as change:
+        service.reject(rma, Actor.staff(current_user), form.reason.data, form.note.data)
+    if change.ok:
+        flash(f"{rma.number} is rejected; the customer reads your note by email.", "success")
+    return _back(rma)
+
+
+@bp.post("/<int:request_id>/receive")
+@role_required("agent")
+def receive(request_id):
+    rma = _get_request(request_id)
+    form = ReceiveForm()
+    if not form.validate_on_submit():
+        _refused(form)
+        return _back(rma)
+    try:
+        received = line_quantities(request.form, "received", rma.lines)
+        damaged = line_quantities(request.form, "damaged", rma.lines)
+    except ValueError as error:
+        flash(str(error), "danger")
+        return _back(rma)
+    quantities = {
+        line.id: (
+            received.get(line.id, line.quantity_approved or 0),
+            damaged.get(line.id, 0),
+        )
+        for line in rma.lines
+        if line.id in received or line.id in damaged
+    }
+    with committed("warning") as change:
+        service.receive(rma, Actor.staff(current_user), quantities, form.note.data)
+    if change.ok:
+        flash(f"The parcel for {rma.number} is marked received.", "success")
+    return _back(rma)
+
+
+@bp.post("/<int:request_id>/complete")
+@role_required("agent")
+def complete(request_id):
+    rma = _get_request(request_id)
+    form = CompleteForm()
+    if not form.validate_on_submit():
+        _refused(form)
+        return _back(rma)
+    amount = None
+    if form.amount.data is not None:
+        try:
+            amount = to_minor(form.amount.data, rma.currency)
+        except (ValueError, TypeError) as error:
+            flash(f"The amount cannot be used: {error}.", "danger")
+            return _back(rma)
+    with committed("warning") as change:
+        service.complete(
+            rma,
+            Actor.staff(current_user),
+            method=form.method.data,
+            reference=form.reference.data,
+            amount=amount,
+            note=form.note.data,
+        )
+    if change.ok:
+        flash(f"{rma.number} is completed; the customer is told by email.", "success")
+    return _back(rma)
+
+
+@bp.post("/<int:request_id>/cancel")
+@role_required("agent")
+def cancel(request_id):
+    rma = _get_request(request_id)
+    form = CancelForm()
+    if not form.validate_on_submit():
+        _refused(form)
+        return _back(rma)
+    with committed("warning") as change:
+        service.cancel(rma, Actor.staff(current_user), form.note.data, by_customer=False)
+    if change.ok:
+        flash(f"{rma.number} is cancelled; the customer is told by email.", "success")
+    return _back(rma)
+
+
+@bp.post("/<int:request_id>/notes")
+@role_required("agent")
+def add_note(request_id):
+    rma = _get_request(request_id)
+    form = NoteForm()
+    if not form.validate_on_submit():
+        _refused(form)
+        return _back(rma, "#timeline")
+    with committed() as change:
+        service.add_note(rma, form.body.data, Actor.staff(current_user), current_user)
+    if change.ok:
+        flash("Note added.", "success")
+    return _back(rma, "#timeline")
+
+
+def _when(value):
+    return to_shop_time(value).isoformat(timespec="seconds") if value else ""
+
+
+REQUEST_HEADER = (
+    "number",
+    "order_number",
+    "email",
+    "type",
+    "status",
+    "reason",
+    "comment",
+    "units_requested",
+    "currency",
+    "value_requested",
+    "submitted_at",
+    "decided_at",
+    "decided_by",
+    "rejection_reason",
+    "customer_note",
+    "ship_by",
+    "received_at",
+    "completed_at",
+    "refund_amount",
+    "refund_method",
+    "refund_reference",
+)
+LINE_HEADER = (
+    "number",
+    "order_number",
+    "email",
+    "type",
+    "status",
+    "sku",
+    "name",
+    "reason",
+    "comment",
+    "requested",
+    "approved",
+    "received",
+    "damaged",
+)
+
+
+def _request_row(r):
+    return (
+        r.number,
+        r.order.number,
+        r.email,
+        r.type,
+        r.status,
+        r.reason,
+        r.comment,
+        r.units_requested,
+        r.currency,
+        csv_amount(r.value_requested, r.currency),
+        _when(r.submitted_at),
+        _when(r.decided_at),
+        r.decided_by,
+        r.rejection_reason,
+        r.customer_note,
+        _when(r.ship_by_at),
+        _when(r.received_at),
+        _when(r.completed_at),
+        csv_amount(r.refund_amount, r.currency),
+        r.refund_method,
+        r.refund_reference,
+    )
+
+
+def _line_rows(r):
+    for line in r.lines:
+        yield (
+            r.number,
+            r.order.number,
+            r.email,
+            r.type,
+            r.status,
+            line.sku,
+            line.name,
+            line.reason,
+            line.comment,
+            line.quantity_requested,
+            line.quantity_approved,
+            line.quantity_received,
+            line.quantity_damaged,
+        )
+
+
+@bp.get("/export.csv")
+@role_required("viewer")
+def export_csv():
+    filters = ReturnFilterForm(request.args).valid_data()
+    by_line = request.args.get("rows") == "lines"
+
+    def rows():
+        for r in queries.export_rows(filters):
+            if by_line:
+                yield from _line_rows(r)
+            else:
+                yield _request_row(r)
+
+    if by_line:
+        return stream_csv("return-lines.csv", LINE_HEADER, rows())
+    return stream_csv("return-requests.csv", REQUEST_HEADER, rows())
+
+
+def _bulk_confirm(asked, inputs, problems=()):
+    """The confirm step, with what the customers will read (and why, for a reject)."""
+    return render_page_or_fragment(
+        "returns/bulk_confirm.html",
+        "returns/_bulk_confirm.html",
+        bulk=asked,
+        counts=bulk_steps.count(asked.actions, asked.action, asked.selection),
+        back=url_for(".list_requests", **dict(parse_qsl(asked.selection.filter_query))),
+        inputs=inputs,
+        needs=NEEDS[asked.action.name],
+        problems=problems,
+    )
+
+
+def _missing_inputs(action, inputs):
+    problems = []
+    if action.name == "reject" and not inputs.reason.data:
+        problems.append("Choose why the requests are rejected.")
+    if action.name == "reject" and not (inputs.note.data or "").strip():
+        problems.append("Write a note for the customers: it is all they read about the rejection.")
+    return problems
+
+
+@bp.post("/bulk")
+@role_required("viewer")  # each action names the role it needs: bulk.read_request checks it
+def bulk():
+    asked = bulk_steps.read_request(RETURN_BULK)
+    if asked.nothing_selected:
+        return bulk_steps.nothing_selected(asked, ".list_requests")
+    inputs = bulk_inputs()
+    if not asked.confirmed:
+        return _bulk_confirm(asked, inputs)
+    problems = _missing_inputs(asked.action, inputs)
+    if problems or not inputs.validate():
+        problems += [e for errors in inputs.errors.values() for e in errors]
+        return _bulk_confirm(asked, inputs, problems)
+    with committed(show=False) as change:
+        message = bulk_steps.run(asked, Actor.staff(current_user))
+    if not change.ok:
+        return bulk_steps.done(asked, change.message, ".list_requests", "danger")
+    return bulk_steps.done(asked, message, ".list_requests")

@@ -1,0 +1,400 @@
+"""The returns desk as staff use it: the queue and its filters, a request's page, each move
+and what is said when it is refused, the export and bulk moves with their confirm step."""
+
+import csv
+import io
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from dashboard.audit.models import AuditEvent
+from dashboard.extensions import db
+from dashboard.outbox.models import OutboxMessage
+from dashboard.returns.models import ReturnNote, ReturnRequest
+from dashboard.timeutil import utcnow
+from tests.factories import storefront_order, submitted
+
+
+def make_request(app, *lines, email="ada@example.com", days_ago=0, order_lines=None, **kwargs):
+    """A pending request, committed; returns its id. `days_ago` backdates its submission."""
+    with app.app_context():
+        order = storefront_order(
+            order_lines or (("SKU-1", 2, 2500), ("SKU-2", 1, 1000)), email=email
+        )
+        rma = submitted(order, *lines, **kwargs)
+        if days_ago:
+            rma.submitted_at = utcnow() - timedelta(days=days_ago)
+        db.session.commit()
+        return rma.id
+
+
+def get(app, request_id):
+    with app.app_context():
+        rma = db.session.get(ReturnRequest, request_id)
+        _ = [line.id for line in rma.lines]
+        db.session.expunge_all()
+        return rma
+
+
+def line_ids(app, request_id):
+    with app.app_context():
+        return {line.sku: line.id for line in db.session.get(ReturnRequest, request_id).lines}
+
+
+def test_the_queue_shows_pending_requests_oldest_first(app, client, login):
+    login("viewer")
+    newer = make_request(app, email="new@example.com", days_ago=1)
+    older = make_request(app, email="old@example.com", days_ago=3)
+    html = client.get("/returns/").text
+    assert html.index(get(app, older).number) < html.index(get(app, newer).number)
+    assert "Decision overdue" in html
+
+
+def approve(client, request_id, **fields):
+    return client.post(f"/returns/{request_id}/approve", data=fields, follow_redirects=True)
+
+
+def status_of(app, request_id):
+    return get(app, request_id).status
+
+
+def audit_actions(app, request_id):
+    with app.app_context():
+        return db.session.scalars(
+            select(AuditEvent.action)
+            .where(AuditEvent.record_type == "return_request", AuditEvent.record_id == request_id)
+            .order_by(AuditEvent.id)
+        ).all()
+
+
+def rows_of(html):
+    """The RMA numbers in the list's table, in order."""
+    return re.findall(r">(RMA-\d{6})</a>", html)
+
+
+def test_filters_search_and_sort(app, client, login):
+    login("viewer")
+    small = make_request(app, ("SKU-2", 1), email="zoe.small@example.com")
+    big = make_request(app, email="max.big@example.com", reason="damaged")
+    refund = make_request(
+        app, ("SKU-1", 1), email="ray@example.com", type="refund", reason="damaged"
+    )
+    numbers = {i: get(app, i).number for i in (small, big, refund)}
+
+    assert rows_of(client.get("/returns/?type=refund").text) == [numbers[refund]]
+    assert set(rows_of(client.get("/returns/?reason=damaged").text)) == {
+        numbers[big],
+        numbers[refund],
+    }
+    assert rows_of(client.get("/returns/?q=small@exam").text) == [numbers[small]]
+    assert rows_of(client.get(f"/returns/?q={numbers[big].lower()}").text) == [numbers[big]]
+    assert set(rows_of(client.get("/returns/?q=sku-1").text)) == {numbers[big], numbers[refund]}
+    with app.app_context():
+        order_number = db.session.get(ReturnRequest, small).order.number
+    assert rows_of(client.get(f"/returns/?q={order_number}").text) == [numbers[small]]
+    assert rows_of(client.get("/returns/?sort=-value").text) == [
+        numbers[big],
+        numbers[refund],
+        numbers[small],
+    ]
+    # Approved ones are not in the default (pending) view, but are under their status.
+    client.post("/logout")
+    login("agent", "agent-filter@example.com")
+    approve(client, small)
+    assert numbers[small] not in rows_of(client.get("/returns/").text)
+    assert rows_of(client.get("/returns/?status=approved").text) == [numbers[small]]
+    assert "3 return requests" in client.get("/returns/?status=").text
+
+    fragment = client.get("/returns/?status=approved", headers={"HX-Request": "true"})
+    assert "<html" not in fragment.text and numbers[small] in fragment.text
+    assert "HX-Request" in fragment.headers["Vary"]
+
+    refused = client.get("/returns/?q=ab&submitted_from=2027-02-10&submitted_to=2027-02-01")
+    assert "Type at least 3 characters to search." in refused.text
+    assert "Must not be before “Submitted from”." in refused.text
+
+
+def test_overdue_filters_find_late_decisions_and_parcels(app, client, login):
+    login("agent")
+    late = make_request(app, email="late@example.com", days_ago=3)
+    fresh = make_request(app, email="fresh@example.com")
+    parcel = make_request(app, email="parcel@example.com")
+    approve(client, parcel)
+    with app.app_context():
+        db.session.get(ReturnRequest, parcel).ship_by_at = utcnow() - timedelta(hours=1)
+        db.session.commit()
+    numbers = {i: get(app, i).number for i in (late, fresh, parcel)}
+    assert rows_of(client.get("/returns/?status=&overdue=decision").text) == [numbers[late]]
+    assert rows_of(client.get("/returns/?status=&overdue=ship_by").text) == [numbers[parcel]]
+    assert set(rows_of(client.get("/returns/?status=&overdue=any").text)) == {
+        numbers[late],
+        numbers[parcel],
+    }
+    overview = client.get("/").text
+    assert "Pending return requests" in overview and "Overdue return requests" in overview
+
+
+def test_the_customers_recent_requests_are_counted_per_row(app, client, login):
+    login("viewer")
+    for _ in range(3):
+        make_request(app, email="often@example.com")
+    with app.app_context():
+        old = db.session.get(ReturnRequest, make_request(app, email="often@example.com"))
+        old.submitted_at = utcnow() - timedelta(days=100)
+        db.session.commit()
+    html = client.get("/returns/").text
+    # Four rows of one customer, who made three requests in the last 90 days.
+    assert html.count('<span class="fw-bold text-danger">3</span>') == 4
+    assert '<span class="fw-bold text-danger">4</span>' not in html
+
+
+def test_detail_shows_lines_refund_timeline_and_other_requests(app, client, login):
+    login("agent")
+    first = make_request(app, ("SKU-1", 1))
+    request_id = make_request(app, ("SKU-1", 2), ("SKU-2", 1, "damaged"), comment="Too small")
+    client.post(f"/returns/{request_id}/notes", data={"body": "Called the customer."})
+    html = client.get(f"/returns/{request_id}").text
+    rma = get(app, request_id)
+    assert rma.number in html and "Too small" in html
+    assert "Returns are possible until" in html  # the eligibility sentence per line
+    assert "Bought 2: up to 2 could be returned." in html
+    assert "€60.00" in html  # 2 × 25.00 + 10.00, the refund computation
+    assert "Request received" in html and "Called the customer." in html
+    assert "We received your return request" in html and ">queued</a>" in html
+    assert get(app, first).number in html  # the customer's other request
+    with app.app_context():
+        order_id = db.session.get(ReturnRequest, request_id).order_id
+    assert rma.number in client.get(f"/orders/{order_id}").text
+    assert client.get("/returns/999999").status_code == 404
+
+
+def test_approve_a_partial_quantity_then_a_second_approval_is_told_who_won(app, client, login):
+    login("agent")
+    request_id = make_request(app)
+    ids = line_ids(app, request_id)
+    page = approve(
+        client, request_id, **{f"approved-{ids['SKU-1']}": "1", "note": "One is enough."}
+    )
+    assert "is approved; the customer is told by email." in page.text
+    rma = get(app, request_id)
+    assert rma.status == "approved" and rma.customer_note == "One is enough."
+    assert {line.sku: line.quantity_approved for line in rma.lines} == {"SKU-1": 1, "SKU-2": 1}
+    again = approve(client, request_id)
+    assert f"{rma.number} was already approved by agent@example.com at" in again.text
+    assert audit_actions(app, request_id).count("return_request.approve") == 1
+
+
+def test_approve_refusals_say_what_to_do(app, client, login):
+    login("agent")
+    request_id = make_request(app)
+    ids = line_ids(app, request_id)
+    too_many = approve(client, request_id, **{f"approved-{ids['SKU-1']}": "3"})
+    assert "at most 2 can be approved" in too_many.text
+    nothing = approve(
+        client, request_id, **{f"approved-{ids['SKU-1']}": "0", f"approved-{ids['SKU-2']}": "0"}
+    )
+    assert "Approve at least one item, or reject the request with a reason." in nothing.text
+    words = approve(client, request_id, **{f"approved-{ids['SKU-1']}": "two"})
+    assert "must be a whole number" in words.text
+    assert status_of(app, request_id) == "pending"
+
+
+def test_reject_needs_a_reason_and_a_note(app, client, login):
+    login("agent")
+    request_id = make_request(app)
+    url = f"/returns/{request_id}/reject"
+    refused = client.post(url, data={"note": ""}, follow_redirects=True)
+    assert "Choose why the request is rejected from the list." in refused.text
+    assert "Write a note for the customer" in refused.text
+    assert status_of(app, request_id) == "pending"
+    done = client.post(
+        url, data={"reason": "used_or_worn", "note": "Worn, sorry."}, follow_redirects=True
+    )
+    assert "is rejected" in done.text
+    rma = get(app, request_id)
+    assert (rma.status, rma.rejection_reason) == ("rejected", "used_or_worn")
+
+
+def test_receive_with_damage_and_missing_then_complete(app, client, login):
+    login("agent")
+    request_id = make_request(app)
+    ids = line_ids(app, request_id)
+    approve(client, request_id)
+    url = f"/returns/{request_id}/receive"
+    missing = client.post(url, data={f"received-{ids['SKU-1']}": "1"}, follow_redirects=True)
+    assert "Some approved items did not arrive: say in a note what was missing" in missing.text
+    received = client.post(
+        url,
+        data={
+            f"received-{ids['SKU-1']}": "1",
+            f"damaged-{ids['SKU-2']}": "1",
+            "note": "Only one shirt in the parcel.",
+        },
+        follow_redirects=True,
+    )
+    assert "is marked received" in received.text
+    rma = get(app, request_id)
+    assert rma.status == "received"
+    assert {x.sku: (x.quantity_received, x.quantity_damaged) for x in rma.lines} == {
+        "SKU-1": (1, 0),
+        "SKU-2": (1, 1),
+    }
+    assert "1 missing" in received.text
+
+    complete = f"/returns/{request_id}/complete"
+    no_reference = client.post(complete, data={"method": "original_payment"}, follow_redirects=True)
+    assert "Give the payment system&#39;s reference" in no_reference.text
+    no_note = client.post(
+        complete,
+        data={"method": "original_payment", "reference": "re_1", "amount": "10.00"},
+        follow_redirects=True,
+    )
+    assert "The amount differs from the computed €35.00: say in a note why" in no_note.text
+    too_fine = client.post(
+        complete,
+        data={"method": "store_credit", "amount": "10.001", "note": "x"},
+        follow_redirects=True,
+    )
+    assert "The amount cannot be used" in too_fine.text
+    assert status_of(app, request_id) == "received"
+    done = client.post(
+        complete,
+        data={
+            "method": "original_payment",
+            "reference": "re_1",
+            "amount": "30.00",
+            "note": "Goodwill deduction for the missing tag.",
+        },
+        follow_redirects=True,
+    )
+    assert "is completed" in done.text
+    rma = get(app, request_id)
+    assert (rma.status, rma.refund_amount, rma.refund_computed) == ("completed", 3000, 3500)
+    assert "Goodwill deduction for the missing tag." in done.text
+
+
+def test_staff_cancel_and_internal_notes(app, client, login):
+    login("agent")
+    request_id = make_request(app)
+    empty = client.post(f"/returns/{request_id}/notes", data={"body": " "}, follow_redirects=True)
+    assert "A note cannot be empty." in empty.text
+    client.post(f"/returns/{request_id}/notes", data={"body": "Asked for photos."})
+    page = client.post(
+        f"/returns/{request_id}/cancel",
+        data={"note": "As agreed on the phone."},
+        follow_redirects=True,
+    )
+    assert "is cancelled" in page.text
+    assert status_of(app, request_id) == "cancelled"
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(ReturnNote)) == 1
+        bodies = db.session.scalars(
+            select(OutboxMessage.body_text).where(OutboxMessage.record_id == request_id)
+        ).all()
+    assert bodies and not any("Asked for photos." in (body or "") for body in bodies)
+
+
+@pytest.mark.parametrize("action", ["approve", "reject", "receive", "complete", "cancel", "notes"])
+def test_a_viewer_reads_but_cannot_move_a_request(app, client, login, action):
+    login("viewer")
+    request_id = make_request(app)
+    html = client.get(f"/returns/{request_id}").text
+    assert f'action="/returns/{request_id}/approve"' not in html
+    assert 'name="body"' not in html
+    response = client.post(
+        f"/returns/{request_id}/{action}", data={"note": "x", "body": "x", "reason": "other"}
+    )
+    assert response.status_code == 403
+    assert status_of(app, request_id) == "pending"
+
+
+def read_csv(response):
+    return list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+
+
+def test_export_is_formula_safe_with_exact_amounts_and_a_row_per_line(app, client, login):
+    login("viewer")
+    make_request(app, comment='=HYPERLINK("http://evil.example","click")')
+    response = client.get("/returns/export.csv")
+    assert response.mimetype == "text/csv"
+    header, row = read_csv(response)
+    record = dict(zip(header, row, strict=True))
+    assert record["comment"].startswith("'=HYPERLINK")
+    assert record["value_requested"] == "60.00"
+    assert record["status"] == "pending" and record["units_requested"] == "3"
+
+    lines = read_csv(client.get("/returns/export.csv?rows=lines"))
+    assert lines[0][:2] == ["number", "order_number"]
+    assert [(r[5], r[9]) for r in lines[1:]] == [("SKU-1", "2"), ("SKU-2", "1")]
+    assert read_csv(client.get("/returns/export.csv?status=approved")) == [header]
+
+
+def test_bulk_approve_confirms_exact_counts_then_moves_them_with_one_audit_event(
+    app, client, login
+):
+    login("agent")
+    first = make_request(app, email="one@example.com")
+    second = make_request(app, email="two@example.com")
+    decided = make_request(app, email="three@example.com")
+    approve(client, decided)
+    ids = [str(first), str(second), str(decided)]
+
+    confirm = client.post("/returns/bulk", data={"action": "approve", "ids": ids})
+    assert "Approve 2 return requests as requested?" in confirm.text
+    assert "1 of the 3 selected will stay as they are" in confirm.text
+    assert "they are no longer pending" in confirm.text
+    assert status_of(app, first) == "pending"
+
+    done = client.post(
+        "/returns/bulk",
+        data={"action": "approve", "ids": ids, "confirm": "y", "note": "Send them back."},
+        follow_redirects=True,
+    )
+    assert "Approved 2 return requests" in done.text
+    for request_id in (first, second):
+        rma = get(app, request_id)
+        assert rma.status == "approved" and rma.customer_note == "Send them back."
+        assert all(line.quantity_approved == line.quantity_requested for line in rma.lines)
+    with app.app_context():
+        events = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "return_request.bulk_approve")
+        ).all()
+        assert len(events) == 1 and events[0].target_count == 2
+        approved_emails = db.session.scalar(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(OutboxMessage.dedupe_key.like("return:%:approved"))
+        )
+        assert approved_emails == 3
+
+
+def test_bulk_reject_asks_for_reason_and_note_and_receive_leaves_refunds(app, client, login):
+    login("agent")
+    pending = make_request(app, email="one@example.com")
+    data = {"action": "reject", "ids": [str(pending)], "confirm": "y"}
+    refused = client.post("/returns/bulk", data=data)
+    assert "Choose why the requests are rejected." in refused.text
+    assert status_of(app, pending) == "pending"
+    done = client.post(
+        "/returns/bulk",
+        data={**data, "reason": "outside_policy", "note": "Past our policy."},
+        follow_redirects=True,
+    )
+    assert "Rejected 1 return request" in done.text
+    assert status_of(app, pending) == "rejected"
+
+    parcel = make_request(app, email="two@example.com")
+    refund = make_request(
+        app, ("SKU-1", 1), email="ray@example.com", type="refund", reason="damaged"
+    )
+    approve(client, parcel)
+    approve(client, refund)
+    # All matching the filter "approved".
+    all_approved = {"action": "receive", "all_matching": "y", "filter_query": "status=approved"}
+    confirm = client.post("/returns/bulk", data=all_approved)
+    assert "Mark the parcels of 1 return request received" in confirm.text
+    assert "they are refunds: nothing is sent back" in confirm.text
+    client.post("/returns/bulk", data={**all_approved, "confirm": "y"})
+    assert (status_of(app, parcel), status_of(app, refund)) == ("received", "approved")
