@@ -11,11 +11,16 @@ from dashboard.demo.generator import (
     ITEM_COLUMNS,
     ORDER_COLUMNS,
     ORDER_ITEM_COLUMNS,
+    RETURN_COLUMNS,
+    RETURN_EVENT_COLUMNS,
+    RETURN_LINE_COLUMNS,
+    RETURN_NOTE_COLUMNS,
     DemoGenerator,
 )
 from dashboard.extensions import db
 from dashboard.incomplete_orders.models import IncompleteOrder
-from dashboard.orders.models import Order
+from dashboard.orders.models import Order, OrderItem
+from dashboard.returns.models import ReturnRequest
 
 BATCH = 20_000
 
@@ -76,12 +81,20 @@ def seed_demo_command(count, seed, append):
         )
     first_id = (db.session.scalar(select(func.max(IncompleteOrder.id))) or 0) + 1
     first_order_id = (db.session.scalar(select(func.max(Order.id))) or 0) + 1
+    first_order_item_id = (db.session.scalar(select(func.max(OrderItem.id))) or 0) + 1
+    first_return_id = (db.session.scalar(select(func.max(ReturnRequest.id))) or 0) + 1
     db.session.commit()
     generator = DemoGenerator(
-        seed, count, first_id, first_order_id, current_app.config["SHOP_CURRENCY"]
+        seed,
+        count,
+        first_id,
+        first_order_id,
+        current_app.config["SHOP_CURRENCY"],
+        first_order_item_id,
+        first_return_id,
     )
     started = time.monotonic()
-    done = converted = 0
+    done = converted = returned = 0
     while done < count:
         size = min(BATCH, count - done)
         carts, items, orders, order_items, attempts = generator.batch(size)
@@ -92,13 +105,19 @@ def seed_demo_command(count, seed, append):
             writer.insert("orders", ORDER_COLUMNS, orders)
             writer.insert("order_items", ORDER_ITEM_COLUMNS, order_items)
             writer.insert("recovery_attempts", ATTEMPT_COLUMNS, attempts)
+            requests, lines, events, notes = generator.returns.take()
+            writer.insert("return_requests", RETURN_COLUMNS, requests)
+            writer.insert("return_lines", RETURN_LINE_COLUMNS, lines)
+            writer.insert("return_events", RETURN_EVENT_COLUMNS, events)
+            writer.insert("return_notes", RETURN_NOTE_COLUMNS, notes)
         done += size
+        returned += len(requests)
         converted += len(orders)
         if done % 100_000 == 0 or done == count:
             click.echo(f"  {done:,} incomplete orders ({time.monotonic() - started:.0f} s)")
     with db.engine.begin() as connection:
         if connection.dialect.name == "postgresql":
-            for table in ("incomplete_orders", "orders"):
+            for table in ("incomplete_orders", "orders", "order_items", "return_requests"):
                 connection.execute(
                     text(
                         f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
@@ -108,6 +127,6 @@ def seed_demo_command(count, seed, append):
         # Fresh statistics, so the query planner picks the indexes the lists rely on.
         connection.execute(text("ANALYZE"))
     click.echo(
-        f"Seeded {count:,} incomplete orders ({converted:,} converted into orders) "
-        f"with seed {seed} in {time.monotonic() - started:.1f} s."
+        f"Seeded {count:,} incomplete orders ({converted:,} converted into orders, "
+        f"{returned:,} return requests) with seed {seed} in {time.monotonic() - started:.1f} s."
     )

@@ -105,12 +105,23 @@ def _anchor():
 class DemoGenerator:
     """Carts in the order they arrive: ids follow creation time, as in a real shop."""
 
-    def __init__(self, seed, count, first_id=1, first_order_id=1, currency="EUR"):
+    def __init__(
+        self,
+        seed,
+        count,
+        first_id=1,
+        first_order_id=1,
+        currency="EUR",
+        first_order_item_id=1,
+        first_return_id=1,
+    ):
         self.rng = random.Random(seed)
         self.next_id = first_id
         self.next_order_id = first_order_id
+        self.next_order_item_id = first_order_item_id
         self.currency = currency
         self.now = _anchor()
+        self.returns = DemoReturns(seed, self.now, first_return_id)
         start = self.now - timedelta(days=DAYS)
         self.days = [start + timedelta(days=d) for d in range(DAYS)]
         self.day_weights = [WEEKDAY_WEIGHTS[d.weekday()] for d in self.days]
@@ -217,6 +228,13 @@ class DemoGenerator:
                 order_id = self.next_order_id
                 self.next_order_id += 1
                 staff_made = rng.random() < 0.2
+                order_lines = []
+                for sku, pname, q, p in lines:
+                    order_lines.append((self.next_order_item_id, order_id, sku, pname, q, p))
+                    self.next_order_item_id += 1
+                delivered, refunded = self.returns.delivery_and_return(
+                    order_id, email, self.currency, changed, order_lines
+                )
                 orders.append(
                     (
                         order_id,
@@ -233,9 +251,11 @@ class DemoGenerator:
                         changed,
                         changed,
                         attempts or None,
+                        delivered,
+                        refunded,
                     )
                 )
-                order_items.extend((order_id, sku, pname, q, p) for sku, pname, q, p in lines)
+                order_items.extend(order_lines)
         return carts, items, orders, order_items, recovery_attempts
 
 
@@ -275,6 +295,299 @@ ORDER_COLUMNS = (
     "placed_at",
     "created_at",
     "recovered_step",
+    "delivered_at",
+    "refunded_total",
 )
-ORDER_ITEM_COLUMNS = ("order_id", "sku", "name", "quantity", "unit_price")
+ORDER_ITEM_COLUMNS = ("id", "order_id", "sku", "name", "quantity", "unit_price")
 ATTEMPT_COLUMNS = ("incomplete_order_id", "step", "sent_at", "clicked_at")
+
+
+# --- return requests ------------------------------------------------------------------
+# About one order in twenty comes back, asked for a while after delivery; how far each got
+# depends on how long ago that was (a few are left waiting: the desk's overdue ones).
+
+RETURN_SHARE = 0.05
+RETURN_TYPES = (("return", 70), ("exchange", 15), ("refund", 15))
+RETURN_REASONS = (
+    ("size_or_fit", 34),
+    ("changed_mind", 15),
+    ("damaged", 12),
+    ("not_as_described", 12),
+    ("wrong_item", 8),
+    ("late_delivery", 9),
+    ("other", 10),
+)
+SHOP_AT_FAULT = ("damaged", "wrong_item", "not_as_described")
+CUSTOMER_COMMENTS = {
+    "size_or_fit": ("Too small around the shoulders.", "Runs large, need a size down.", None),
+    "changed_mind": ("Not what I expected in person.", None),
+    "damaged": ("Seam torn on arrival.", "Box was crushed, item scratched.", "Stain on the front."),
+    "not_as_described": ("Colour is much darker than the photos.", "Material feels different."),
+    "wrong_item": ("Received a different colour.", "Wrong size in the parcel."),
+    "late_delivery": ("Arrived after the event I needed it for.", None),
+    "other": ("Bought two by mistake.", "Gift, the recipient already has one."),
+}
+AGENTS = ("ana@shop.example", "ben@shop.example", "chris@shop.example")
+APPROVE_NOTES = (
+    None,
+    "Please use the prepaid label in the parcel.",
+    "Thanks for letting us know. Pack the items in their original bag if you still have it.",
+)
+REJECT_NOTES = (
+    ("outside_policy", "This item was worn and washed, so we cannot take it back."),
+    ("used_or_worn", "The shoes show clear signs of wear outdoors."),
+    ("no_proof", "We could not see the damage on the photos; reply with a closer photo."),
+    ("duplicate", "You already have an open request for these items."),
+)
+INTERNAL_NOTES = (
+    "Customer called, confirmed the size problem.",
+    "Photos received by email: damage is real.",
+    "Repeat returner, checked previous requests: all fine.",
+    "Asked the warehouse to check the batch for the same fault.",
+)
+
+RETURN_COLUMNS = (
+    "id",
+    "number",
+    "order_id",
+    "email",
+    "type",
+    "reason",
+    "comment",
+    "status",
+    "currency",
+    "units_requested",
+    "value_requested",
+    "submitted_at",
+    "submitted_by",
+    "decided_at",
+    "decided_by",
+    "ship_by_at",
+    "received_at",
+    "received_by",
+    "receipt_note",
+    "completed_at",
+    "completed_by",
+    "cancelled_at",
+    "cancelled_by",
+    "customer_note",
+    "rejection_reason",
+    "refund_amount",
+    "refund_computed",
+    "refund_method",
+    "refund_reference",
+)
+RETURN_LINE_COLUMNS = (
+    "return_request_id",
+    "order_item_id",
+    "sku",
+    "name",
+    "quantity_requested",
+    "quantity_approved",
+    "quantity_received",
+    "quantity_damaged",
+    "reason",
+)
+RETURN_EVENT_COLUMNS = (
+    "return_request_id",
+    "event",
+    "created_at",
+    "actor_type",
+    "actor_label",
+    "note",
+)
+RETURN_NOTE_COLUMNS = ("return_request_id", "body", "created_at")
+
+
+class DemoReturns:
+    """Return requests for the demo's orders, with their own random stream, so the carts
+    and orders stay the same whatever this part draws."""
+
+    def __init__(self, seed, now, first_id=1):
+        self.rng = random.Random(f"{seed}:returns")
+        self.now = now
+        self.next_id = first_id
+        self.requests, self.lines, self.events, self.notes = [], [], [], []
+
+    def take(self):
+        rows = self.requests, self.lines, self.events, self.notes
+        self.requests, self.lines, self.events, self.notes = [], [], [], []
+        return rows
+
+    def delivery_and_return(self, order_id, email, currency, placed_at, order_lines):
+        """When the order was delivered (None: not yet), and what was refunded on it."""
+        delivered = placed_at + timedelta(minutes=self.rng.randrange(20 * 60, 5 * 24 * 60))
+        if delivered > self.now:
+            return None, 0
+        items = [(item_id, sku, name, q, p) for item_id, _, sku, name, q, p in order_lines]
+        refunded = self.for_order(order_id, email, currency, delivered, items)
+        return delivered, refunded or 0
+
+    def for_order(self, order_id, email, currency, delivered_at, items):
+        """Maybe a request about the order; `items` are (order item id, sku, name, qty, price).
+        Returns what it refunded on the order."""
+        rng, now = self.rng, self.now
+        if rng.random() >= RETURN_SHARE:
+            return 0
+        submitted = delivered_at + timedelta(minutes=rng.randrange(6 * 60, 28 * 24 * 60))
+        if submitted > now:
+            return 0
+        kind = rng.choices(*zip(*RETURN_TYPES, strict=True))[0]
+        reason = rng.choices(*zip(*RETURN_REASONS, strict=True))[0]
+        if kind == "refund" and reason not in SHOP_AT_FAULT:
+            reason = rng.choice(SHOP_AT_FAULT)
+        comment = rng.choice(CUSTOMER_COMMENTS[reason])
+        chosen = rng.sample(items, min(rng.choices((1, 2, 3), (70, 22, 8))[0], len(items)))
+        request_id = self.next_id
+        self.next_id += 1
+        lines = [[item, rng.randint(1, item[3]), None, None, None] for item in chosen]
+        status, stamps = self._progress(submitted, kind)
+        decided_at, decided_by = stamps.get("decided", (None, None))
+        approved = status in ("approved", "received", "completed") or (
+            status == "cancelled" and decided_at
+        )
+        for line in lines:
+            if approved:
+                # Now and then staff approve one fewer than asked.
+                line[2] = line[1] - 1 if line[1] > 1 and rng.random() < 0.15 else line[1]
+        received_at, received_by = stamps.get("received", (None, None))
+        receipt_note = None
+        if received_at:
+            for line in lines:
+                line[3], line[4] = line[2], 0
+            line = lines[0]
+            if rng.random() < 0.08 and line[2]:
+                line[3] -= 1
+                receipt_note = f"One {line[0][2]} was not in the parcel."
+            elif rng.random() < 0.1 and line[3]:
+                line[4] = 1
+                receipt_note = "One item arrived damaged in transit."
+        value = sum(item[4] * wanted for item, wanted, *_ in lines)
+        refund_amount = computed = refund_method = reference = None
+        completed_at, completed_by = stamps.get("completed", (None, None))
+        if completed_at:
+            counted = (lambda line: line[2]) if kind == "refund" else (lambda line: line[3])
+            refund_amount = computed = sum(line[0][4] * counted(line) for line in lines)
+            if kind == "exchange" and rng.random() < 0.7:
+                refund_method, refund_amount = "replacement", 0
+            elif rng.random() < 0.8:
+                refund_method, reference = "original_payment", f"re_{rng.getrandbits(48):012x}"
+            else:
+                refund_method = "store_credit"
+        rejection_reason = customer_note = None
+        if status == "rejected":
+            rejection_reason, customer_note = rng.choice(REJECT_NOTES)
+        elif approved:
+            customer_note = rng.choice(APPROVE_NOTES)
+        cancelled_at, cancelled_by = stamps.get("cancelled", (None, None))
+        ship_by = decided_at + timedelta(days=14) if approved and kind != "refund" else None
+        self.requests.append(
+            (
+                request_id,
+                f"RMA-{request_id:06d}",
+                order_id,
+                email,
+                kind,
+                reason,
+                comment,
+                status,
+                currency,
+                sum(line[1] for line in lines),
+                value,
+                submitted,
+                "Storefront",
+                decided_at,
+                decided_by,
+                ship_by,
+                received_at,
+                received_by,
+                receipt_note,
+                completed_at,
+                completed_by,
+                cancelled_at,
+                cancelled_by,
+                customer_note,
+                rejection_reason,
+                refund_amount,
+                computed,
+                refund_method,
+                reference,
+            )
+        )
+        for item, wanted, approved_q, received_q, damaged_q in lines:
+            self.lines.append(
+                (
+                    request_id,
+                    item[0],
+                    item[1],
+                    item[2],
+                    wanted,
+                    approved_q,
+                    received_q,
+                    damaged_q,
+                    reason,
+                )
+            )
+        moves = [("submitted", submitted, "api_key", "Storefront", None)]
+        if decided_at:
+            event = "rejected" if status == "rejected" else "approved"
+            moves.append((event, decided_at, "staff", decided_by, customer_note))
+        if received_at:
+            moves.append(("received", received_at, "staff", received_by, receipt_note))
+        if completed_at:
+            moves.append(("completed", completed_at, "staff", completed_by, None))
+        if cancelled_at:
+            by_customer = cancelled_by.startswith("the customer")
+            moves.append(
+                (
+                    "cancelled",
+                    cancelled_at,
+                    "api_key" if by_customer else "staff",
+                    "Storefront" if by_customer else cancelled_by,
+                    None,
+                )
+            )
+        self.events.extend((request_id, *move) for move in moves)
+        if rng.random() < 0.2:
+            at = min(submitted + timedelta(hours=rng.randrange(1, 30)), now)
+            self.notes.append((request_id, rng.choice(INTERNAL_NOTES), at))
+        return refund_amount if refund_method in ("original_payment", "store_credit") else 0
+
+    def _progress(self, submitted, kind):
+        """How far a request submitted then has got by now: (status, {move: (at, by)})."""
+        rng, now = self.rng, self.now
+        stamps = {}
+        decided = submitted + timedelta(minutes=rng.randrange(60, 60 * 60))
+        # A few wait for longer than they should: the desk's overdue decisions.
+        forgotten = rng.random() < 0.3 and now - submitted < timedelta(days=21)
+        if decided > now or forgotten:
+            if rng.random() < 0.05:
+                at = min(submitted + timedelta(hours=rng.randrange(1, 24)), now)
+                stamps["cancelled"] = (at, "the customer (through Storefront)")
+                return "cancelled", stamps
+            return "pending", stamps
+        agent = rng.choice(AGENTS)
+        stamps["decided"] = (decided, agent)
+        if rng.random() < 0.12:
+            return "rejected", stamps
+        if kind == "refund":
+            done = decided + timedelta(minutes=rng.randrange(10, 48 * 60))
+            if done > now:
+                return "approved", stamps
+            stamps["completed"] = (done, agent)
+            return "completed", stamps
+        received = decided + timedelta(minutes=rng.randrange(2 * 24 * 60, 16 * 24 * 60))
+        # Some parcels never come back: overdue, then (after a while) cancelled by staff.
+        if received > now or rng.random() < 0.07:
+            if now - decided > timedelta(days=30):
+                stamps["cancelled"] = (decided + timedelta(days=rng.randrange(21, 28)), agent)
+                return "cancelled", stamps
+            return "approved", stamps
+        stamps["received"] = (received, rng.choice(AGENTS))
+        done = received + timedelta(minutes=rng.randrange(30, 4 * 24 * 60))
+        # Receiving never waits on refunding: some parcels sit received for a while.
+        waiting = rng.random() < 0.3 and now - received < timedelta(days=30)
+        if done > now or waiting:
+            return "received", stamps
+        stamps["completed"] = (done, rng.choice(AGENTS))
+        return "completed", stamps

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from dashboard.audit.models import AuditEvent
 from dashboard.extensions import db
+from dashboard.orders.models import Order
 from dashboard.outbox.models import OutboxMessage
 from dashboard.returns.models import ReturnNote, ReturnRequest
 from dashboard.timeutil import utcnow
@@ -398,3 +399,38 @@ def test_bulk_reject_asks_for_reason_and_note_and_receive_leaves_refunds(app, cl
     assert "they are refunds: nothing is sent back" in confirm.text
     client.post("/returns/bulk", data={**all_approved, "confirm": "y"})
     assert (status_of(app, parcel), status_of(app, refund)) == ("received", "approved")
+
+
+def test_the_demo_data_has_requests_in_every_status_that_the_desk_opens(app, client, login):
+    result = app.test_cli_runner().invoke(args=["seed-demo", "--orders", "12000", "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    assert "return requests" in result.output
+    with app.app_context():
+        requests = db.session.scalars(select(ReturnRequest)).all()
+        orders = db.session.scalar(select(func.count()).select_from(Order))
+        assert orders / 30 < len(requests) < orders / 12  # about one order in twenty
+        assert {r.status for r in requests} == {
+            "pending",
+            "approved",
+            "rejected",
+            "cancelled",
+            "received",
+            "completed",
+        }
+        for r in requests:
+            assert all(line.order_item.order_id == r.order_id for line in r.lines)
+            assert r.units_requested == sum(line.quantity_requested for line in r.lines)
+            assert r.submitted_at <= utcnow()
+        refunded = {}
+        for r in requests:
+            if r.refund_method in ("original_payment", "store_credit"):
+                refunded[r.order_id] = refunded.get(r.order_id, 0) + r.refund_amount
+        assert refunded
+        for order_id, amount in refunded.items():
+            assert db.session.get(Order, order_id).refunded_total == amount
+        by_status = {r.status: r.id for r in requests}
+    login("viewer")
+    assert client.get("/returns/").status_code == 200
+    assert client.get("/returns/?status=&sort=-value").status_code == 200
+    for request_id in by_status.values():
+        assert client.get(f"/returns/{request_id}").status_code == 200
