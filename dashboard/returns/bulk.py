@@ -13,7 +13,7 @@ from dashboard.returns import queries, service
 from dashboard.returns.forms import BulkNoteForm, ReturnFilterForm
 from dashboard.returns.models import ReturnRequest
 
-NOT_PENDING = ("they are no longer pending", ReturnRequest.status != "pending")
+NOT_PENDING = ("no longer pending", ReturnRequest.status != "pending")
 
 
 def bulk_inputs():
@@ -59,8 +59,8 @@ RECEIVE = BulkAction(
     done="Marked {things} received; each customer is told by email.",
     role="agent",
     left_out=lambda: [
-        ("they are not approved", ReturnRequest.status != "approved"),
-        ("they are refunds: nothing is sent back", ReturnRequest.type == "refund"),
+        ("not approved", ReturnRequest.status != "approved"),
+        ("refunds: nothing is sent back", ReturnRequest.type == "refund"),
     ],
     run=lambda condition, actor, selection: service.bulk_receive(condition, actor, selection),
     go="Mark {count} received",

@@ -16,7 +16,7 @@ from dashboard.returns.models import (
     STATUS_LABELS,
     TYPE_LABELS,
 )
-from dashboard.returns.queries import MIN_SEARCH_LENGTH, OVERDUE_LABELS, RETURN_SORTS
+from dashboard.returns.queries import ANY_STATUS, MIN_SEARCH_LENGTH, OVERDUE_LABELS, RETURN_SORTS
 from dashboard.returns.service import MAX_NOTE, MAX_REFERENCE
 
 
@@ -27,10 +27,11 @@ def _search_length(_form, field):
 
 class ReturnFilterForm(FilterForm):
     q = StringField("Search", validators=[Optional(), Length(max=100), _search_length])
-    # The desk's default view is the queue: pending, oldest first.
+    # The desk's default view is the queue: pending, oldest first. "Any status" has a value
+    # of its own, so the list's URL (and the export and "all matching") can say it.
     status = SelectField(
         "Status",
-        choices=options([("", "Any status"), *STATUS_LABELS.items()]),
+        choices=options([(ANY_STATUS, "Any status"), *STATUS_LABELS.items()]),
         default="pending",
     )
     type = SelectField(

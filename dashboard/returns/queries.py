@@ -25,6 +25,7 @@ from dashboard.returns.rules import RULES, SHOP_AT_FAULT, decision_sla, returnab
 from dashboard.timeutil import shop_day_start_utc, utcnow
 
 MIN_SEARCH_LENGTH = 3
+ANY_STATUS = "any"
 CUSTOMER_HISTORY_DAYS = 90
 
 RETURN_SORTS = Sorts(
@@ -76,7 +77,9 @@ def filter_conditions(filters, now=None):
     now = now or utcnow()
     f = filters
     conditions = []
-    for name in ("status", "type", "reason"):
+    if f.get("status") and f["status"] != ANY_STATUS:
+        conditions.append(ReturnRequest.status == f["status"])
+    for name in ("type", "reason"):
         if f.get(name):
             conditions.append(getattr(ReturnRequest, name) == f[name])
     if f.get("overdue") == "decision":
