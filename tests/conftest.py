@@ -14,4 +14,5 @@ pytest_plugins = [
     "tests.fixtures.api",
     "tests.fixtures.mail",
     "tests.fixtures.recovery",
+    "tests.fixtures.returns",
 ]

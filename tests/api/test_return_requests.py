@@ -15,8 +15,7 @@ from dashboard.orders.models import Order
 from dashboard.outbox.models import OutboxMessage
 from dashboard.returns import service
 from dashboard.returns.models import ReturnRequest
-from tests.factories import KEY_NAME, at, order_body
-from tests.returns.conftest import RETURN_SETTINGS
+from tests.factories import KEY_NAME, RETURN_SETTINGS, at, order_body
 
 AGENT = Actor("staff", 1, "ana@shop.example")
 

@@ -13,7 +13,7 @@ from dashboard.outbox.delivery import deliver_due
 from dashboard.outbox.models import OutboxMessage
 from dashboard.returns import service
 from dashboard.returns.models import ReturnRequest
-from tests.returns.conftest import STOREFRONT, storefront_order, submitted
+from tests.factories import STOREFRONT, storefront_order, submitted
 
 AGENT = Actor("staff", 1, "ana@shop.example")
 COMMENT = 'The <b>zip</b> broke & the "colour" is off'

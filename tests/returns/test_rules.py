@@ -17,7 +17,7 @@ from dashboard.returns.rules import (
     check_request,
     returnability,
 )
-from tests.returns.conftest import storefront_order
+from tests.factories import storefront_order
 
 
 def draft(order, *lines, type="return", reason="size_or_fit", comment=None):

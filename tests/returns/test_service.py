@@ -29,7 +29,7 @@ from dashboard.returns.service import (
     ReturnError,
 )
 from dashboard.signals import return_request_moved
-from tests.returns.conftest import STOREFRONT, draft_for, storefront_order, submitted
+from tests.factories import STOREFRONT, draft_for, storefront_order, submitted
 
 AGENT = Actor("staff", 1, "ana@shop.example")
 OTHER_AGENT = Actor("staff", 2, "ben@shop.example")
