@@ -236,7 +236,9 @@ def post_order():
         placed_at=body.placed_at_utc(),
         currency=body.currency,
         total=body.total,
-        items=[OrderLine(i.sku, i.name, i.quantity, i.unit_price, i.paid_total) for i in body.items],
+        items=[
+            OrderLine(i.sku, i.name, i.quantity, i.unit_price, i.paid_total) for i in body.items
+        ],
         cart_id=body.cart_id,
         customer_id=body.customer_id,
         email=body.email,
