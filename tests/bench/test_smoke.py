@@ -102,3 +102,25 @@ def test_ingest_profile_names_the_parts_of_a_request():
     for part in ("authenticate(): key lookup", "apply_snapshot(): the cart and its items"):
         assert part in rows
     assert "### cProfile: own time by library" in report
+
+
+def test_returns_benchmark_times_the_desk_and_the_api():
+    report = bench(
+        "bench_returns.py",
+        *("--incomplete-orders", "400", "--orders", "60", "--returns", "30", "--repeat", "1"),
+        *("--api-requests", "3", "--bulk-size", "2"),
+    )
+
+    assert first_cells(report) == [
+        "list, pending (default view)",
+        "list, a filter",
+        "search email fragment",
+        "deepest page",
+        "detail page",
+        "POST /api/v1/return-requests",
+        "bulk approve 2",
+    ]
+    assert "incomplete orders: 400  ·  orders: 60  ·  return requests: 30" in report
+    assert "the email it came from was on the first result page 1/1 times" in report
+    assert "statuses answered ['pending']" in report
+    assert "approved per request: [2, 2, 2]" in report
