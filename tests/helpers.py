@@ -7,8 +7,10 @@ Api`. Fixtures that build them live in tests/fixtures/.
 
 import email
 import email.policy
+import os
 import re
 import socket
+import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -27,8 +29,11 @@ from dashboard.recovery.queries import ledger
 from dashboard.recovery.runner import run_recovery
 from tests.factories import JOB, cart_body, order_body
 
-# Screenshots of the browser tests (and of their failures) go here.
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+# Screenshots of the browser tests (and of their failures) go here, outside the project:
+# TEST_ARTIFACTS names another folder (a CI job's artifacts, say).
+ARTIFACTS = Path(
+    os.environ.get("TEST_ARTIFACTS") or Path(tempfile.gettempdir()) / "reclaim-test-artifacts"
+)
 
 
 def csrf_token_from(html):

@@ -68,16 +68,19 @@ def browser():
 
 @pytest.fixture
 def page(browser, live_server, request):
-    """A fresh context and page per test; a screenshot in test-artifacts/ when the test fails."""
+    """A fresh context and page per test; a screenshot in ARTIFACTS (tests.helpers)
+    when the test fails."""
     context = browser.new_context(base_url=live_server, viewport={"width": 1400, "height": 900})
     context.set_default_timeout(10_000)
     page = context.new_page()
     yield page
     report = request.node.stash.get(_reports, {}).get("call")
     if report is not None and report.failed:
-        ARTIFACTS.mkdir(exist_ok=True)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
         try:
-            page.screenshot(path=ARTIFACTS / f"{request.node.name}.png", full_page=True)
+            screenshot = ARTIFACTS / f"{request.node.name}.png"
+            page.screenshot(path=screenshot, full_page=True)
+            print(f"Screenshot of the page: {screenshot}")
         except Exception as error:  # a crashed page must not hide the test's own failure
             print(f"Could not save a screenshot: {error}")
     context.close()
