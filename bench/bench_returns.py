@@ -92,11 +92,17 @@ def parse_args(argv=None):
     parser.add_argument(
         "--api-requests",
         type=int,
-        default=1_000,
-        help=f"timed POSTs of a return request after {API_WARMUP} warm-ups (default 1,000)",
+        default=1_500,
+        help=f"timed POSTs of a return request after {API_WARMUP} warm-ups (default 1,500; "
+        "they are pending requests for bulk approve too)",
     )
     parser.add_argument(
         "--bulk-size", type=int, default=500, help="requests per bulk approve (default 500)"
+    )
+    parser.add_argument(
+        "--database-name",
+        default=BENCH_DB_NAME,
+        help=f"PostgreSQL: the database to (re)create and drop (default {BENCH_DB_NAME})",
     )
     parser.add_argument("--keep", action="store_true", help="keep the database (prints its URL)")
     args = parser.parse_args(argv)
@@ -558,7 +564,7 @@ def print_report(database, seeded, counts, results):
 
 
 def benchmark(args, cleanup):
-    database = fresh_database(BENCH_DB_NAME, cleanup, keep=args.keep)
+    database = fresh_database(args.database_name, cleanup, keep=args.keep)
     env = app_environment(database.url, API_RATE_LIMIT_PER_MINUTE=RATE_LIMIT)
     app = in_process_app(background_checkpoints=False)
     seeded = seed(app, args)
