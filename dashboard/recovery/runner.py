@@ -50,22 +50,20 @@ def _run(actor, now, dry_run, settings, where):
         condition = due_condition(step, settings, now)
         if where is not None:
             condition = and_(condition, where)
-        after_id = 0
-        while True:
-            batch = db.session.execute(
-                select(IncompleteOrder.id, IncompleteOrder.email)
-                .where(condition, IncompleteOrder.id > after_id)
-                .order_by(IncompleteOrder.id)
-                .limit(BATCH)
+        # The due carts of a step in one read (an index range scan; paging through them a
+        # batch at a time made SQLite sort every due cart again per batch), then claimed a
+        # batch at a time, each claim checking the condition again.
+        due = sorted(
+            db.session.execute(
+                select(IncompleteOrder.id, IncompleteOrder.email).where(condition)
             ).all()
-            if not batch:
-                db.session.rollback()  # end the read
-                break
-            after_id = batch[-1].id
-            if dry_run:
-                result.planned += [(order_id, email, step) for order_id, email in batch]
-                continue
-            ids = [row.id for row in batch]
+        )
+        db.session.rollback()  # end the read
+        if dry_run:
+            result.planned += [(order_id, email, step) for order_id, email in due]
+            continue
+        for start in range(0, len(due), BATCH):
+            ids = [order_id for order_id, _ in due[start : start + BATCH]]
             sent = run_in_transaction(queue_step, ids, condition, step, actor, now)
             result.sent += sent
             result.by_step[step] = result.by_step.get(step, 0) + sent
