@@ -34,10 +34,11 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 from common import (
+    WARMUP,
     BenchError,
     Client,
     Gunicorn,
-    Timings,
+    Request,
     app_environment,
     create_staff,
     dispose,
@@ -46,10 +47,10 @@ from common import (
     issue_api_key,
     log,
     machine,
+    measure,
     print_table,
     run,
     seed_demo,
-    snippet,
     yes_no,
 )
 from sqlalchemy import create_engine, text
@@ -59,7 +60,6 @@ STAFF_EMAIL = "bench@example.com"
 STAFF_PASSWORD = "bench-password-1"
 RATE_LIMIT = 100_000_000  # never trips, but the per-request counter upsert still runs
 
-WARMUP = 3
 API_WARMUP = 20
 BULK_REPEAT = 3  # timed bulk approves, after one untimed
 BATCH = 20_000  # rows per bulk insert while topping up
@@ -361,51 +361,6 @@ class DataPicker:
 
 
 # --------------------------------------------------------------------------- measuring
-
-
-@dataclass
-class Request:
-    method: str
-    path: str
-    form: list = field(default_factory=list)
-    headers: dict = field(default_factory=dict)
-    body: bytes | None = None
-
-    def send(self, client):
-        if self.method == "POST" and self.body is None:
-            return client.post_form(self.path, self.form, self.headers)
-        return client.request(self.method, self.path, body=self.body, headers=self.headers)
-
-
-@dataclass
-class Result:
-    scenario: str
-    timings: Timings
-    target_ms: float  # the p95 must stay below it
-    notes: list = field(default_factory=list)
-
-    @property
-    def ok(self):
-        return self.timings.p95 < self.target_ms
-
-
-def measure(client, scenario, requests, target_ms, warmup=WARMUP, status=200, on_response=None):
-    """Send `requests` (the first `warmup` untimed); each must answer `status`."""
-    timings = Timings()
-    for index, request in enumerate(requests):
-        started = time.perf_counter()
-        response = request.send(client)
-        if index >= warmup:
-            timings.add(started)
-        if response.status != status:
-            raise BenchError(
-                f"{scenario}: {request.method} {request.path} answered "
-                f"{response.status} {response.location}\n{snippet(response.text)}"
-            )
-        if on_response:
-            on_response(response)
-    log(f"  {scenario:<36} p50 {timings.p50:8.1f} ms   p95 {timings.p95:8.1f} ms")
-    return Result(scenario, timings, target_ms)
 
 
 def bench_reads(client, picker, repeat):

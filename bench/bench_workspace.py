@@ -22,18 +22,18 @@ import os
 import random
 import re
 import sys
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as day_time
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from common import (
+    WARMUP,
     BenchError,
     Client,
     Gunicorn,
-    Timings,
+    Request,
     app_environment,
     create_staff,
     dispose,
@@ -41,11 +41,11 @@ from common import (
     in_process_app,
     log,
     machine,
+    measure,
     migrate,
     print_table,
     run,
     seed_demo,
-    snippet,
     yes_no,
 )
 from sqlalchemy import DateTime, Integer, String, column, create_engine, func, select, table
@@ -55,7 +55,6 @@ STAFF_EMAIL = "bench@example.com"
 STAFF_PASSWORD = "bench-password-1"
 SHOP_ZONE = ZoneInfo(os.environ.get("SHOP_TIMEZONE", "Europe/Berlin"))
 
-WARMUP = 3
 BULK_IDS_SIZE = 1_000
 BULK_IDS_REPEAT = 5
 BULK_MATCHING_SIZE = 10_000  # aim: date ranges are widened to at least 80% of it
@@ -260,50 +259,6 @@ class DataPicker:
 
 
 # --------------------------------------------------------------------------- measuring
-
-
-@dataclass
-class Request:
-    method: str
-    path: str
-    form: list = field(default_factory=list)
-    headers: dict = field(default_factory=dict)
-
-    def send(self, client):
-        if self.method == "POST":
-            return client.post_form(self.path, self.form, self.headers)
-        return client.request(self.method, self.path, headers=self.headers)
-
-
-@dataclass
-class Result:
-    scenario: str
-    timings: Timings
-    target_ms: float  # the p95 must stay below it
-    notes: list = field(default_factory=list)
-
-    @property
-    def ok(self):
-        return self.timings.p95 < self.target_ms
-
-
-def measure(client, scenario, requests, target_ms, warmup=WARMUP, on_response=None):
-    """Send `requests` (the first `warmup` untimed); each must answer 200."""
-    timings = Timings()
-    for index, request in enumerate(requests):
-        started = time.perf_counter()
-        response = request.send(client)
-        if index >= warmup:
-            timings.add(started)
-        if response.status != 200:
-            raise BenchError(
-                f"{scenario}: {request.method} {request.path} answered "
-                f"{response.status} {response.location}\n{snippet(response.text)}"
-            )
-        if on_response:
-            on_response(response)
-    log(f"  {scenario:<36} p50 {timings.p50:8.1f} ms   p95 {timings.p95:8.1f} ms")
-    return Result(scenario, timings, target_ms)
 
 
 def bench_reads(client, picker, repeat):

@@ -643,3 +643,53 @@ def print_table(header, rows):
     print("| " + " | ".join("---:" if n else "---" for n in numeric) + " |")
     for row in rows:
         print("| " + " | ".join(row) + " |")
+
+
+# --------------------------------------------------------------------------- timing pages
+
+WARMUP = 3  # requests sent before timing starts (caches, the first connection)
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    form: list = field(default_factory=list)
+    headers: dict = field(default_factory=dict)
+    body: bytes | None = None
+
+    def send(self, client):
+        if self.method == "POST" and self.body is None:
+            return client.post_form(self.path, self.form, self.headers)
+        return client.request(self.method, self.path, body=self.body, headers=self.headers)
+
+
+@dataclass
+class Result:
+    scenario: str
+    timings: Timings
+    target_ms: float  # the p95 must stay below it
+    notes: list = field(default_factory=list)
+
+    @property
+    def ok(self):
+        return self.timings.p95 < self.target_ms
+
+
+def measure(client, scenario, requests, target_ms, warmup=WARMUP, status=200, on_response=None):
+    """Send `requests` (the first `warmup` untimed); each must answer `status`."""
+    timings = Timings()
+    for index, request in enumerate(requests):
+        started = time.perf_counter()
+        response = request.send(client)
+        if index >= warmup:
+            timings.add(started)
+        if response.status != status:
+            raise BenchError(
+                f"{scenario}: {request.method} {request.path} answered "
+                f"{response.status} {response.location}\n{snippet(response.text)}"
+            )
+        if on_response:
+            on_response(response)
+    log(f"  {scenario:<36} p50 {timings.p50:8.1f} ms   p95 {timings.p95:8.1f} ms")
+    return Result(scenario, timings, target_ms)
