@@ -1,5 +1,6 @@
 from dashboard.extensions import db
 from dashboard.line_items import LineItemColumns
+from dashboard.notes import StaffNoteColumns
 from dashboard.timeutil import utcnow
 
 STAGES = ("cart", "checkout", "payment_pending", "payment_failed")
@@ -98,7 +99,7 @@ class IncompleteOrderItem(LineItemColumns, db.Model):
     )
 
 
-class IncompleteOrderNote(db.Model):
+class IncompleteOrderNote(StaffNoteColumns, db.Model):
     __tablename__ = "incomplete_order_notes"
 
     id = db.Column(db.Integer, primary_key=True)
@@ -108,8 +109,3 @@ class IncompleteOrderNote(db.Model):
         nullable=False,
         index=True,
     )
-    staff_id = db.Column(db.Integer, db.ForeignKey("staff.id", ondelete="SET NULL"))
-    body = db.Column(db.Text, nullable=False)
-    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
-
-    staff = db.relationship("Staff")

@@ -2,6 +2,7 @@
 customer reads and the notes only staff read."""
 
 from dashboard.extensions import db
+from dashboard.notes import StaffNoteColumns
 from dashboard.timeutil import utcnow
 
 TYPES = ("return", "exchange", "refund")
@@ -281,7 +282,7 @@ class ReturnEvent(db.Model):
         return self.actor_type == "api_key"
 
 
-class ReturnNote(db.Model):
+class ReturnNote(StaffNoteColumns, db.Model):
     """An internal note on a request; the customer never sees it."""
 
     __tablename__ = "return_notes"
@@ -293,8 +294,3 @@ class ReturnNote(db.Model):
         nullable=False,
         index=True,
     )
-    staff_id = db.Column(db.Integer, db.ForeignKey("staff.id", ondelete="SET NULL"))
-    body = db.Column(db.Text, nullable=False)
-    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
-
-    staff = db.relationship("Staff")
