@@ -257,3 +257,21 @@ def why_not_now(order, settings, now=None):
     """Why "send the next step now" sends nothing: why_not, or a step sent a moment ago."""
     never = _first_never(order, (*NEVERS, JUST_SENT), settings, now or utcnow())
     return never.explain(order, settings) if never else None
+
+
+def next_due_at(order, settings):
+    """When the cart's next recovery email is due, from the row alone (no query): None when
+    the cart is closed, paused, has no email or has had every step. Lists call it per row;
+    the reasons that need a query (unsubscribed, bought since) are the ledger's to explain."""
+    if (
+        order.status != "open"
+        or not order.email
+        or order.recovery_paused_at is not None
+        or order.recovery_attempts >= settings.max_attempts
+    ):
+        return None
+    step = order.recovery_attempts + 1
+    due = order.last_activity_at + settings.delays[step - 1]
+    if step > 1 and order.recovery_last_sent_at is not None:
+        due = max(due, order.recovery_last_sent_at + settings.spacing(step))
+    return due
