@@ -75,13 +75,11 @@ def register_extensions(app):
         )
 
     from dashboard import models  # noqa: F401  (every table known to Flask-Migrate)
-    from dashboard.auth.models import Staff
+    from dashboard.auth.sessions import load_staff
 
-    @login_manager.user_loader
-    def load_staff(staff_id):
-        staff = db.session.get(Staff, int(staff_id))
-        # A deactivated account is signed out at its next request.
-        return staff if staff is not None and staff.is_active else None
+    # Sessions and remember cookies both name "<id>:<session version>": a deactivated
+    # account, or one signed out or given a new password since, is signed out at once.
+    login_manager.user_loader(load_staff)
 
     @login_manager.unauthorized_handler
     def unauthorized():

@@ -179,7 +179,7 @@ def test_only_managers_manage_staff(app, client, login, role):
     login(role)
     assert client.get("/staff/").status_code == 403
     response = client.post(
-        "/staff/", data={"email": "new@example.com", "role": "manager", "password": "long-enough"}
+        "/staff/", data={"email": "new@example.com", "role": "manager", "password": "long-enough-too"}
     )
     assert response.status_code == 403
     with app.app_context():
@@ -190,7 +190,7 @@ def test_manager_manages_staff(client, login):
     login("manager")
     assert client.get("/staff/").status_code == 200
     response = client.post(
-        "/staff/", data={"email": "new@example.com", "role": "agent", "password": "long-enough"}
+        "/staff/", data={"email": "new@example.com", "role": "agent", "password": "long-enough-too"}
     )
     assert response.status_code == 302
 

@@ -1,3 +1,4 @@
+import sqlalchemy as sa
 from flask_login import UserMixin
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -18,10 +19,26 @@ class Staff(UserMixin, db.Model):
     is_active_account = db.Column(db.Boolean, nullable=False, default=True)
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     last_login_at = db.Column(db.DateTime)
+    # Sessions and remember cookies name the version they were signed in with; moving it
+    # on (sign-out, deactivation, a new password) ends every one of them at once.
+    session_version = db.Column(db.Integer, nullable=False, default=1, server_default="1")
+    # A temporary password a manager set: nothing but choosing a new one until it is done.
+    password_must_change = db.Column(
+        db.Boolean, nullable=False, default=False, server_default=sa.false()
+    )
+    password_changed_at = db.Column(db.DateTime)
 
     @property
     def is_active(self):
         return self.is_active_account
+
+    def get_id(self):
+        """What the session and the remember cookie hold: the id and the session version."""
+        return f"{self.id}:{self.session_version}"
+
+    def end_sessions(self):
+        """Sign out every session and remember cookie this account has (on its next request)."""
+        self.session_version = (self.session_version or 1) + 1
 
     def set_password(self, password, method="scrypt"):
         self.password_hash = generate_password_hash(password, method=method)

@@ -8,6 +8,7 @@ from sqlalchemy import delete, func, select
 
 from dashboard.audit.service import Actor, record
 from dashboard.auth.models import ROLES, LoginFailure, Staff
+from dashboard.auth.rules import email_problem, password_problem
 from dashboard.extensions import db
 from dashboard.timeutil import utcnow
 from dashboard.transaction import DomainError
@@ -71,12 +72,14 @@ def authenticate(email, password, address):
 
 def create_staff(email, role, password, actor=None):
     email = (email or "").strip().lower()
-    if "@" not in email:
-        raise StaffError(f"{email!r} is not an email address.")
+    problem = email_problem(email)
+    if problem:
+        raise StaffError(problem)
     if role not in ROLES:
         raise StaffError(f"Role must be one of {', '.join(ROLES)}.")
-    if len(password or "") < 8:
-        raise StaffError("The password must have at least 8 characters.")
+    problem = password_problem(password, email)
+    if problem:
+        raise StaffError(problem)
     if db.session.scalar(select(Staff.id).where(Staff.email == email)):
         raise StaffError(f"A staff account for {email} already exists.")
     staff = Staff(email=email, role=role)
@@ -106,6 +109,9 @@ def set_active(staff, active, actor):
     if staff.is_active_account == active:
         return staff
     staff.is_active_account = active
+    if not active:
+        # Cookies from before a deactivation stay dead after a reactivation.
+        staff.end_sessions()
     db.session.flush()
     record(actor, "staff.activate" if active else "staff.deactivate", "staff", staff.id)
     return staff

@@ -48,6 +48,7 @@ class OutboxMessage(db.Model):
         db.Index("ix_outbox_messages_due", "status", "next_attempt_at"),
         db.Index("ix_outbox_messages_record", "record_type", "record_id"),
         db.Index("ix_outbox_messages_kind_status", "kind", "status", "id"),
+        db.Index("ix_outbox_messages_to_email", "to_email", "id"),
     )
 
     @property

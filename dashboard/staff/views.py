@@ -1,15 +1,15 @@
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
 from dashboard.audit.service import Actor
-from dashboard.auth import service
+from dashboard.auth import passwords, service
 from dashboard.auth.forms import EmptyForm
 from dashboard.auth.models import Staff
 from dashboard.auth.permissions import role_required
 from dashboard.confirm import confirm_page
 from dashboard.extensions import db
-from dashboard.staff.forms import AddStaffForm, RoleForm
+from dashboard.staff.forms import AddStaffForm, RoleForm, TemporaryPasswordForm
 from dashboard.transaction import committed
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
@@ -96,3 +96,31 @@ def set_active(staff_id, change):
     if result.ok:
         flash(f"{staff.email} is {'active' if staff.is_active else 'deactivated'}.", "success")
     return redirect(url_for(".list_staff"))
+
+
+@bp.route("/<int:staff_id>/password", methods=["GET", "POST"])
+@role_required("manager")
+def temporary_password(staff_id):
+    staff = _staff_or_404(staff_id)
+    if staff.id == current_user.id:
+        flash("Change your own password here, with your current one.", "info")
+        return redirect(url_for("auth.change_password"))
+    form = TemporaryPasswordForm(account_email=staff.email)
+    status = 200
+    if form.validate_on_submit():
+        with committed(show=False) as change:
+            passwords.set_temporary_password(
+                staff, form.new_password.data, Actor.staff(current_user)
+            )
+        if change.ok:
+            flash(
+                f"{staff.email} has a temporary password now and is signed out everywhere. "
+                "At their next sign-in they choose their own.",
+                "success",
+            )
+            return redirect(url_for(".list_staff"))
+        form.new_password.errors.append(change.message)
+        status = 422
+    elif request.method == "POST":
+        status = 422
+    return render_template("staff/password.html", staff=staff, form=form), status

@@ -1,13 +1,21 @@
 """Staff passwords: temporary ones, and sessions that end
 
+A signed session cookie cannot be revoked, so every staff member carries a session
+version: sessions and remember cookies name it, and a sign-out, a deactivation or a new
+password moves it on, which ends every session signed in before. A password a manager set
+is temporary: it must be changed at the next sign-in.
+
+The outbox gets an index on the recipient, so looking up every email to one address stays
+an index read however long the outbox grows.
+
 Revision ID: 0011
 Revises: 0010
 Create Date: 2026-12-02 01:00:00
 
 """
 
-import sqlalchemy as sa  # noqa: F401
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0011"
@@ -17,8 +25,24 @@ depends_on = None
 
 
 def upgrade():
-    pass
+    with op.batch_alter_table("staff", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("session_version", sa.Integer(), nullable=False, server_default="1")
+        )
+        batch_op.add_column(
+            sa.Column(
+                "password_must_change", sa.Boolean(), nullable=False, server_default=sa.false()
+            )
+        )
+        batch_op.add_column(sa.Column("password_changed_at", sa.DateTime(), nullable=True))
+    with op.batch_alter_table("outbox_messages", schema=None) as batch_op:
+        batch_op.create_index("ix_outbox_messages_to_email", ["to_email", "id"], unique=False)
 
 
 def downgrade():
-    pass
+    with op.batch_alter_table("outbox_messages", schema=None) as batch_op:
+        batch_op.drop_index("ix_outbox_messages_to_email")
+    with op.batch_alter_table("staff", schema=None) as batch_op:
+        batch_op.drop_column("password_changed_at")
+        batch_op.drop_column("password_must_change")
+        batch_op.drop_column("session_version")

@@ -26,14 +26,14 @@ def _events(app, action):
 def test_manager_adds_a_staff_member(app, client, manager_id):
     response = client.post(
         "/staff/",
-        data={"email": "New.Agent@Example.com", "role": "agent", "password": "long-enough"},
+        data={"email": "New.Agent@Example.com", "role": "agent", "password": "long-enough-too"},
         follow_redirects=True,
     )
     assert response.status_code == 200
     assert "Added new.agent@example.com as agent." in response.text
     assert "new.agent@example.com" in client.get("/staff/").text
     added = _staff(app, "new.agent@example.com")
-    assert added.role == "agent" and added.check_password("long-enough")
+    assert added.role == "agent" and added.check_password("long-enough-too")
     [event] = [e for e in _events(app, "staff.create") if e.record_id == added.id]
     assert event.actor_id == manager_id
 
@@ -41,11 +41,11 @@ def test_manager_adds_a_staff_member(app, client, manager_id):
 @pytest.mark.parametrize(
     ("email", "password", "message"),
     [
-        ("not-an-email", "long-enough", "Invalid email address."),
-        ("someone@example.com", "short", "At least 8 characters."),
+        ("not-an-email", "long-enough-too", "Invalid email address."),
+        ("someone@example.com", "short", "The password must have at least 12 characters."),
         (
             "manager@example.com",
-            "long-enough",
+            "long-enough-too",
             "A staff account for manager@example.com already exists.",
         ),
     ],
