@@ -70,6 +70,7 @@ def include_object(obj, name, type_, reflected, compare_to):
         "incomplete_order_search",
         "ix_incomplete_order_search",
         "ix_incomplete_orders_search",
+        "ix_return_requests_email_trgm",
     )
     return not (name and name.startswith(hand_made))
 

@@ -104,6 +104,25 @@ class NoteForm(FlaskForm):
     )
 
 
+class NewRequestForm(FlaskForm):
+    """A request staff record for a customer (on the phone, by email) about one order; the
+    items' quantities come as quantity-<n> fields, one per item of the order, and a
+    manager's overrides as override-<n> (see `new_request_lines`)."""
+
+    type = SelectField(
+        "Type",
+        choices=options(list(TYPE_LABELS.items())),
+        validators=[DataRequired(message="Choose the type.")],
+    )
+    reason = SelectField(
+        "Reason",
+        choices=options([("", "Choose…"), *REASON_LABELS.items()]),
+        validators=[DataRequired(message="Choose the customer's reason.")],
+    )
+    comment = _note("What the customer says")
+    override_note = _note("Why the rules are overridden (required to override; audited)")
+
+
 class BulkNoteForm(FlaskForm):
     """What a bulk approve or reject tells every customer, and (reject) why."""
 

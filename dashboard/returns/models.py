@@ -203,6 +203,9 @@ class ReturnLine(db.Model):
     quantity_damaged = db.Column(db.Integer)
     reason = db.Column(db.String(20), nullable=False)  # the request's unless given
     comment = db.Column(db.Text)
+    # Rules a manager overrode for this line (comma-separated codes from rules.RULES); who
+    # and why is on the request.
+    overridden_rules = db.Column(db.String(200))
 
     request = db.relationship("ReturnRequest", back_populates="lines")
     order_item = db.relationship("OrderItem")
@@ -224,6 +227,10 @@ class ReturnLine(db.Model):
     @property
     def reason_label(self):
         return REASON_LABELS[self.reason]
+
+    @property
+    def overridden(self):
+        return tuple(filter(None, (self.overridden_rules or "").split(",")))
 
     @property
     def quantity_missing(self):

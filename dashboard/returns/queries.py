@@ -194,7 +194,8 @@ def get_request(request_id):
 class LineView:
     line: object  # ReturnLine
     eligibility: str  # a sentence on whether, and why, the line could be returned
-    refused: bool  # a rule refuses it (a manager overrode it)
+    refused: bool  # a rule refuses it (and no manager overrode it for this line)
+    overridden: str | None = None  # who let it through which rules, and why
 
 
 def lines_with_eligibility(request):
@@ -229,12 +230,61 @@ def lines_with_eligibility(request):
                 "or not-as-described items."
             )
             refused = True
-        if refused and overridden:
-            rules = ", ".join(
-                RULES[code].summary.lower() for code in sorted(overridden) if code in RULES
+        # Overrides recorded per line; an older request recorded them for the request.
+        codes = line.overridden or (tuple(sorted(overridden)) if refused else ())
+        let_through = None
+        if codes:
+            rules = "; ".join(RULES[code].summary.lower() for code in codes if code in RULES)
+            let_through = (
+                f"Overridden by {request.overridden_by} ({rules}): “{request.override_note}”"
             )
-            sentences.append(f"Let through by {request.overridden_by}'s override ({rules}).")
-        views.append(LineView(line, " ".join(sentences), refused))
+            refused = False
+        views.append(LineView(line, " ".join(sentences), refused, let_through))
+    return views
+
+
+@dataclass(frozen=True)
+class NewLine:
+    """One SKU of an order, as staff recording a request for the customer see it."""
+
+    index: int  # its quantity-<index>, reason-<index> and override-<index> fields
+    sku: str
+    name: str
+    bought: int
+    held: int  # in other requests that were not rejected or cancelled
+    returnable: int
+    sentence: str | None  # why nothing may be returned
+    blocked_by: tuple  # rule codes a manager could override to return it anyway
+
+
+def new_request_lines(order, now=None):
+    """The order's items, one per SKU (a SKU bought at two prices is one line, as the
+    storefront sends it), with how many may still be returned and what stands in the way."""
+    state = returnability(order, now=now)
+    by_sku = {}
+    for line in state.lines:
+        by_sku.setdefault(line.item.sku, []).append(line)
+    views = []
+    for index, (sku, group) in enumerate(by_sku.items()):
+        blocked = []
+        if not state.window_open:
+            blocked.append("outside_window")
+        if group[0].final_sale:
+            blocked.append("final_sale")
+        bought = sum(line.bought for line in group)
+        held = sum(line.held for line in group)
+        views.append(
+            NewLine(
+                index=index,
+                sku=sku,
+                name=group[0].item.name,
+                bought=bought,
+                held=held,
+                returnable=sum(line.returnable for line in group),
+                sentence=next((line.reason for line in group if line.reason), None),
+                blocked_by=tuple(blocked),
+            )
+        )
     return views
 
 

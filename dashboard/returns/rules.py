@@ -68,6 +68,11 @@ class Refusal:
     rule: str
     field: str
     message: str
+    line: int | None = None  # the index of the request's line it is about
+
+    @property
+    def overridable(self):
+        return RULES[self.rule].overridable
 
 
 @dataclass(frozen=True)
@@ -284,6 +289,13 @@ class Checked:
     refusals: tuple  # Refusal, in the order of the request's lines
     overridden: tuple  # Refusal a manager's override let through
 
+    def overridden_for(self, line):
+        """The codes of the rules overridden for the request's line `line` (its index)."""
+        return tuple(sorted({r.rule for r in self.overridden if r.line == line}))
+
+    def refusals_for(self, line):
+        return [r for r in self.refusals if r.line == line]
+
     @property
     def fields(self):
         """{field: sentence} for the API's 422, the first refusal per field."""
@@ -297,8 +309,10 @@ def check_request(order, draft, *, now=None, settings=None, overrides=()):
     """Match the draft's lines to the order's and apply every rule.
 
     Returns Checked: the claims (order line, quantity, reason), the refusals that stand,
-    and those `overrides` (rule codes a manager waived) let through. A SKU on several
-    order lines (bought at different prices) fills them in order.
+    and those `overrides` let through: {line index: rule codes} a manager waived for that
+    line of the draft, or rule codes for every line (only rules that may be overridden
+    are). A SKU on several order
+    lines (bought at different prices) fills them in order.
     """
     now = now or utcnow()
     settings = settings or ReturnSettings.from_config()
@@ -322,6 +336,7 @@ def check_request(order, draft, *, now=None, settings=None, overrides=()):
                     "not_in_order",
                     f"{prefix}.sku",
                     f"Order {order.number} has no item with SKU {line.sku}.",
+                    index,
                 )
             )
             continue
@@ -332,16 +347,24 @@ def check_request(order, draft, *, now=None, settings=None, overrides=()):
                     f"{prefix}.sku",
                     f"SKU {line.sku} is listed more than once; send it once with the "
                     "whole quantity.",
+                    index,
                 )
             )
             continue
         seen.add(line.sku)
         if not window_open:
             refusals.append(
-                Refusal("outside_window", f"{prefix}.sku", window.closed_sentence(order.number))
+                Refusal(
+                    "outside_window",
+                    f"{prefix}.sku",
+                    window.closed_sentence(order.number),
+                    index,
+                )
             )
         if settings.is_final_sale(line.sku):
-            refusals.append(Refusal("final_sale", f"{prefix}.sku", _final_sale_sentence(items[0])))
+            refusals.append(
+                Refusal("final_sale", f"{prefix}.sku", _final_sale_sentence(items[0]), index)
+            )
         if draft.type == "refund" and reason not in SHOP_AT_FAULT:
             refusals.append(
                 Refusal(
@@ -350,6 +373,7 @@ def check_request(order, draft, *, now=None, settings=None, overrides=()):
                     f"A refund without sending “{items[0].name}” back is only possible when it "
                     "arrived damaged, was the wrong item or was not as described; ask for a "
                     "return instead.",
+                    index,
                 )
             )
         if reason == "other" and not comment:
@@ -359,6 +383,7 @@ def check_request(order, draft, *, now=None, settings=None, overrides=()):
                     f"{prefix}.comment",
                     f"Tell us in a comment what is wrong when the reason is "
                     f"“{REASON_LABELS['other']}”.",
+                    index,
                 )
             )
         wanted = line.quantity
@@ -373,6 +398,7 @@ def check_request(order, draft, *, now=None, settings=None, overrides=()):
                     "more_than_bought",
                     f"{prefix}.quantity",
                     _quantity_sentence(summary, in_requests, most),
+                    index,
                 )
             )
             continue
@@ -383,10 +409,15 @@ def check_request(order, draft, *, now=None, settings=None, overrides=()):
                 wanted -= take
 
     # Only rules a manager may waive are waived, whatever is asked.
-    overrides = set(overrides) & set(OVERRIDABLE)
-    standing = tuple(r for r in refusals if r.rule not in overrides)
-    waived = tuple(r for r in refusals if r.rule in overrides)
-    return Checked(tuple(claims), standing, waived)
+    if not isinstance(overrides, dict):  # rule codes for every line
+        overrides = dict.fromkeys(range(len(draft.items)), overrides)
+    overrides = {line: set(codes) & set(OVERRIDABLE) for line, codes in overrides.items()}
+
+    def waived(refusal):
+        return refusal.rule in overrides.get(refusal.line, ())
+
+    standing = tuple(r for r in refusals if not waived(r))
+    return Checked(tuple(claims), standing, tuple(r for r in refusals if waived(r)))
 
 
 @dataclass(frozen=True)

@@ -109,8 +109,15 @@ class Override:
     """A manager letting a request through rules that would refuse it, and why."""
 
     staff: object  # Staff, a manager
-    rules: frozenset  # codes from rules.RULES (only overridable ones take effect)
+    # {index of the draft's line: rule codes} (only overridable rules take effect); a set
+    # of codes overrides them on every line.
+    rules: object
     note: str
+
+    def by_line(self, draft):
+        if isinstance(self.rules, dict):
+            return {int(line): frozenset(codes) for line, codes in self.rules.items()}
+        return {line: frozenset(self.rules) for line in range(len(draft.items))}
 
 
 def _clean_note(note, *, required=None):
@@ -186,12 +193,12 @@ def submit(draft, actor, *, idempotency=None, override=None, now=None):
         if existing is not None:
             return _repeat(existing, idempotency), False
 
-    waived = ()
+    waived = {}
     if override is not None:
         if not override.staff.has_role("manager"):
             raise ReturnError("Only a manager may override an eligibility rule.")
         _clean_note(override.note, required="Say in a note why the rule is overridden.")
-        waived = override.rules
+        waived = override.by_line(draft)
     checked = check_request(order, draft, now=now, overrides=waived)
     if checked.refusals:
         raise NotEligible(checked)
@@ -216,6 +223,7 @@ def submit(draft, actor, *, idempotency=None, override=None, now=None):
                 quantity_requested=claim.quantity,
                 reason=claim.reason,
                 comment=_clean_note(claim.comment),
+                overridden_rules=",".join(checked.overridden_for(claim.draft_index)) or None,
             )
             for claim in checked.claims
         ],
@@ -262,6 +270,9 @@ def submit(draft, actor, *, idempotency=None, override=None, now=None):
             "return_request",
             request.id,
             rules=request.overridden_rules,
+            lines={
+                line.sku: line.overridden_rules for line in request.lines if line.overridden_rules
+            },
             refused=[r.message for r in checked.overridden],
             note=request.override_note,
         )

@@ -26,6 +26,7 @@ from dashboard.returns.forms import (
     ApproveForm,
     CancelForm,
     CompleteForm,
+    NewRequestForm,
     NoteForm,
     ReceiveForm,
     RejectForm,
@@ -33,7 +34,7 @@ from dashboard.returns.forms import (
     line_quantities,
 )
 from dashboard.returns.models import REASON_LABELS, REFUND_METHODS
-from dashboard.returns.rules import decision_due_at
+from dashboard.returns.rules import OVERRIDABLE, RULES, DraftLine, ReturnDraft, decision_due_at
 from dashboard.timeutil import to_shop_time, utcnow
 from dashboard.transaction import committed
 
@@ -68,6 +69,102 @@ def list_requests():
         result=listing.result,
         bulk=RETURN_BULK,
         reason_labels=REASON_LABELS,
+    )
+
+
+def _posted_lines(lines):
+    """The new request's draft lines from quantity-<n> / reason-<n>, with each one's index
+    on the form; ValueError with a sentence for a quantity that is not a whole number."""
+    drafted = []
+    for line in lines:
+        raw = (request.form.get(f"quantity-{line.index}") or "").strip()
+        if raw in ("", "0"):
+            continue
+        try:
+            quantity = int(raw)
+        except ValueError:
+            raise ValueError(f"“{line.name}”: the quantity must be a whole number.") from None
+        if quantity < 0:
+            raise ValueError(f"“{line.name}”: the quantity must be 0 or more.")
+        reason = request.form.get(f"reason-{line.index}") or None
+        drafted.append((line.index, DraftLine(line.sku, quantity, reason)))
+    return drafted
+
+
+def _posted_overrides(drafted):
+    """{index of the draft's line: rule codes} the manager ticked override-<n> for."""
+    chosen = {}
+    for draft_index, (form_index, _) in enumerate(drafted):
+        codes = request.form.getlist(f"override-{form_index}")
+        codes = {code for value in codes for code in value.split(",") if code in OVERRIDABLE}
+        if codes:
+            chosen[draft_index] = frozenset(codes)
+    return chosen
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@role_required("agent")
+def new_request():
+    """Record a request for a customer (on the phone, by email) about one of their orders.
+    The rules apply as they do to the storefront; a manager may override the ones that may
+    be overridden, line by line, with a note."""
+    order = service.find_order((request.values.get("order") or "").strip()) or abort(404)
+    lines = queries.new_request_lines(order)
+    form = NewRequestForm()
+    refused = {}  # form line index -> [Refusal]
+    values = {}
+    if request.method == "POST" and form.validate_on_submit() and order.email:
+        values = request.form
+        try:
+            drafted = _posted_lines(lines)
+        except ValueError as error:
+            drafted = None
+            flash(str(error), "danger")
+        if drafted is not None and not drafted:
+            flash("Enter how many of at least one item the customer returns.", "danger")
+        elif drafted:
+            draft = ReturnDraft(
+                order_number=order.number,
+                email=order.email,
+                type=form.type.data,
+                reason=form.reason.data,
+                comment=form.comment.data,
+                items=[line for _, line in drafted],
+            )
+            chosen = _posted_overrides(drafted)
+            override = (
+                service.Override(current_user, chosen, form.override_note.data) if chosen else None
+            )
+            with committed(show=False) as change:
+                rma, _ = service.submit(draft, Actor.staff(current_user), override=override)
+            if change.ok:
+                flash(
+                    f"{rma.number} is recorded for order {order.number}; the customer is told "
+                    "by email.",
+                    "success",
+                )
+                return redirect(url_for(".detail", request_id=rma.id))
+            if isinstance(change.refused, service.NotEligible):
+                for refusal in change.refused.refusals:
+                    form_index = drafted[refusal.line][0] if refusal.line is not None else None
+                    refused.setdefault(form_index, []).append(refusal)
+                flash("The rules refuse some items; see each item below.", "danger")
+            else:
+                flash(change.message, "danger")
+    elif request.method == "POST":
+        if order.email:
+            _refused(form)
+        values = request.form
+    return render_template(
+        "returns/new.html",
+        order=order,
+        lines=lines,
+        form=form,
+        refused=refused,
+        values=values,
+        rules=RULES,
+        reason_labels=REASON_LABELS,
+        can_override=current_user.has_role("manager"),
     )
 
 

@@ -453,3 +453,119 @@ def test_any_status_carries_into_the_export_and_all_matching(app, client, login)
     assert "Approve 1 return request as requested?" in confirm.text
     assert "1 of the 2 matching this filter will stay as they are" in confirm.text
     assert status_of(app, pending) == "pending"
+
+
+def new_request(client, order_number, **fields):
+    data = {"type": "return", "reason": "changed_mind", **fields}
+    return client.post(f"/returns/new?order={order_number}", data=data)
+
+
+def order_number_of(app, days_ago, lines=None):
+    with app.app_context():
+        order = storefront_order(
+            lines or (("SKU-1", 2, 2500), ("SKU-2", 1, 1000)), days_ago=days_ago
+        )
+        db.session.commit()
+        return order.number
+
+
+def test_staff_record_a_request_for_a_customer_under_the_same_rules(app, client, login):
+    login("agent")
+    number = order_number_of(app, days_ago=5)
+    page = client.get(f"/returns/new?order={number}").text
+    assert "Returns are possible" not in page and "Override (manager)" not in page
+    too_many = new_request(client, number, **{"quantity-0": "3"})
+    assert "You bought 2 of “Product SKU-1”, so at most 2 can be returned." in too_many.text
+    assert "(no override: more than was bought" in too_many.text
+    done = new_request(client, number, **{"quantity-0": "1", "quantity-1": "1"})
+    assert done.status_code == 302
+    request_id = int(done.headers["Location"].rsplit("/", 1)[1])
+    rma = get(app, request_id)
+    assert (rma.status, rma.submitted_by, rma.units_requested) == (
+        "pending",
+        "agent@example.com",
+        2,
+    )
+    with app.app_context():
+        assert (
+            db.session.scalar(
+                select(OutboxMessage.dedupe_key).where(OutboxMessage.record_id == request_id)
+            )
+            == f"return:{request_id}:submitted"
+        )
+    assert client.get("/returns/new?order=NOPE").status_code == 404
+
+
+def test_an_agent_cannot_override_the_window_even_by_forging_the_form(app, client, login):
+    login("agent")
+    number = order_number_of(app, days_ago=60)
+    page = client.get(f"/returns/new?order={number}").text
+    assert f"The return window for order {number} ended on" in page
+    assert "Override (manager)" not in page
+    refused = new_request(client, number, **{"quantity-0": "1"})
+    assert f"The return window for order {number} ended on" in refused.text
+    forged = new_request(
+        client, number, **{"quantity-0": "1", "override-0": "outside_window", "override_note": "x"}
+    )
+    assert "Only a manager may override an eligibility rule." in forged.text
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(ReturnRequest)) == 0
+
+
+def test_a_manager_overrides_a_line_with_a_note_recorded_per_line_in_timeline_and_audit(
+    app, client, login
+):
+    login("manager")
+    number = order_number_of(app, days_ago=60)
+    page = client.get(f"/returns/new?order={number}").text
+    assert 'name="override-0" id="override-0" value="outside_window"' in page
+    no_note = new_request(client, number, **{"quantity-0": "1", "override-0": "outside_window"})
+    assert "Say in a note why the rule is overridden." in no_note.text
+    # A refund for a reason that is not the shop's fault: offered for override once refused.
+    refund = new_request(
+        client,
+        number,
+        type="refund",
+        **{"quantity-0": "1", "override-0": "outside_window"},
+        override_note="Was in hospital.",
+    )
+    assert "A refund without sending “Product SKU-1” back is only possible" in refund.text
+    assert 'value="outside_window,refund_needs_fault" checked' in refund.text
+    done = new_request(
+        client,
+        number,
+        **{"quantity-0": "1", "quantity-1": "1", "override-0": "outside_window"},
+        override_note="Was in hospital.",
+    )
+    # Only the line the manager overrode is let through: the other still stands refused.
+    assert done.status_code == 200
+    assert f"The return window for order {number} ended on" in done.text
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(ReturnRequest)) == 0
+    done = new_request(
+        client,
+        number,
+        **{"quantity-0": "1", "override-0": "outside_window"},
+        override_note="Was in hospital.",
+    )
+    assert done.status_code == 302
+    request_id = int(done.headers["Location"].rsplit("/", 1)[1])
+    with app.app_context():
+        rma = db.session.get(ReturnRequest, request_id)
+        assert [(line.sku, line.overridden_rules) for line in rma.lines] == [
+            ("SKU-1", "outside_window")
+        ]
+        assert (rma.overridden_by, rma.override_note) == ("manager@example.com", "Was in hospital.")
+        event = db.session.scalar(
+            select(AuditEvent).where(AuditEvent.action == "return_request.override")
+        )
+        assert event.details["lines"] == {"SKU-1": "outside_window"}
+        assert event.actor_label == "manager@example.com"
+    detail = client.get(f"/returns/{request_id}").text
+    assert f"The return window for order {number} ended on" in detail
+    assert "Overridden by manager@example.com (outside the return window): “Was in hospital.”" in (
+        detail
+    )
+    assert "Eligibility rule overridden" in detail
+    # Approving it then is an ordinary decision.
+    assert "is approved" in approve(client, request_id).text
