@@ -42,3 +42,7 @@ from dashboard.returns.models import (  # noqa: E402
 )
 
 __all__ += ["ReturnEvent", "ReturnLine", "ReturnNote", "ReturnRequest"]
+
+from dashboard.analytics.models import HourDay, RecoveryDay, ReturnDay, RolledDay, StepDay  # noqa: E402
+
+__all__ += ["HourDay", "RecoveryDay", "ReturnDay", "RolledDay", "StepDay"]

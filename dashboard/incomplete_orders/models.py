@@ -48,6 +48,9 @@ class IncompleteOrder(db.Model):
     last_activity_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     # Set from creation on, so a status change rewrites a row without growing it.
     status_changed_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    # When the cart first counted as abandoned (last activity + the first recovery delay),
+    # set by the analytics run and never cleared: the day it is counted on for good.
+    abandoned_at = db.Column(db.DateTime, index=True)
 
     items = db.relationship(
         "IncompleteOrderItem",

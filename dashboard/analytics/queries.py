@@ -1,0 +1,287 @@
+"""Reads: the figures of a range of shop days, from the rollups for the days they hold and
+counted live from the carts for the others (today, and any day no run has stored yet).
+
+Both paths produce the same rows, `Fact`s keyed by the breakdown they are counted in; the
+live counts are exactly what a run stores (the rollup calls `recovery_facts` and friends),
+so a day reads the same before and after it is rolled up.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from sqlalchemy import String, and_, case, cast, exists, func, literal, literal_column, not_, select
+
+from dashboard.analytics import definitions as d
+from dashboard.analytics.days import (
+    consecutive_runs,
+    day_bounds,
+    days_between,
+    read_day,
+    shop_day,
+    shop_hour,
+)
+from dashboard.analytics.models import HourDay, RecoveryDay, RolledDay, StepDay
+from dashboard.extensions import db
+from dashboard.incomplete_orders.models import IncompleteOrder
+from dashboard.orders.models import Order
+from dashboard.outbox.models import WENT_OUT, OutboxMessage
+from dashboard.recovery.models import RecoveryAttempt, Suppression
+
+c = IncompleteOrder
+
+RECOVERY_KEYS = ("day", "stage", "currency", "value_band", "customer")
+RECOVERY_COUNTS = (
+    "abandoned",
+    "recoverable",
+    "emailed",
+    "clicked",
+    "recovered",
+    "recovered_clicked",
+    "late",
+    "self_converted",
+    "lost",
+    "still_open",
+)
+RECOVERY_MONEY = ("abandoned_value", "recovered_revenue", "net_recovered_revenue")
+STEP_KEYS = ("day", "step", "stage", "currency")
+STEP_COUNTS = ("sent", "failed", "withdrawn", "clicked", "recovered", "unsubscribed")
+STEP_MONEY = ("recovered_revenue",)
+HOUR_KEYS = ("day", "hour", "stage")
+HOUR_COUNTS = ("abandoned", "recovered")
+
+
+def _count_if(condition):
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def _sum_if(condition, value):
+    return func.coalesce(func.sum(case((condition, value), else_=0)), 0)
+
+
+def _grouped(stmt, keys):
+    """Rows of `stmt` as dicts, the day read back as a date."""
+    rows = []
+    for row in db.session.execute(stmt).mappings():
+        row = dict(row)
+        if "day" in row:
+            row["day"] = read_day(row["day"])
+        rows.append(row)
+    return rows
+
+
+def _group_by(*names):
+    # Computed keys by their output names (PostgreSQL would see the day's CASE twice, with
+    # different parameters, and refuse to group by it); the cart's columns as columns (an
+    # output name like "currency" is ambiguous beside orders.currency).
+    columns = {"stage": c.stage, "currency": c.currency}
+    return [columns.get(name, literal_column(name)) for name in names]
+
+
+def recovery_facts(first, last, settings, stage=None):
+    """Carts abandoned on the shop days first..last, counted per RECOVERY_KEYS."""
+    start, end = day_bounds(first, last)
+    recovered = d.recovered(settings)
+    stmt = (
+        select(
+            shop_day(c.abandoned_at, start, end).label("day"),
+            c.stage.label("stage"),
+            c.currency.label("currency"),
+            d.value_band().label("value_band"),
+            d.customer_kind().label("customer"),
+            func.count().label("abandoned"),
+            func.coalesce(func.sum(c.subtotal), 0).label("abandoned_value"),
+            _count_if(d.recoverable(settings)).label("recoverable"),
+            _count_if(d.emailed()).label("emailed"),
+            _count_if(d.clicked()).label("clicked"),
+            _count_if(recovered).label("recovered"),
+            _count_if(and_(recovered, d.clicked())).label("recovered_clicked"),
+            _sum_if(recovered, Order.total).label("recovered_revenue"),
+            _sum_if(recovered, Order.total - Order.refunded_total).label("net_recovered_revenue"),
+            _count_if(d.late(settings)).label("late"),
+            _count_if(d.self_converted()).label("self_converted"),
+            _count_if(d.lost()).label("lost"),
+            _count_if(d.still_open()).label("still_open"),
+        )
+        .select_from(c)
+        .outerjoin(Order, Order.incomplete_order_id == c.id)
+        .where(d.abandoned_between(start, end), *_stage(stage))
+        .group_by(*_group_by(*RECOVERY_KEYS))
+    )
+    return _grouped(stmt, RECOVERY_KEYS)
+
+
+def _stage(stage):
+    return [c.stage == stage] if stage else []
+
+
+def step_facts(first, last, settings, stage=None):
+    """The recovery emails of the carts abandoned first..last, counted per STEP_KEYS."""
+    start, end = day_bounds(first, last)
+    day = shop_day(c.abandoned_at, start, end).label("day")
+    a, m = RecoveryAttempt, OutboxMessage
+    later = RecoveryAttempt.__table__.alias("later")
+    dedupe_key = literal("recovery:") + cast(c.id, String) + literal(":") + cast(a.step, String)
+    unsubscribed_after_this_step = and_(
+        m.status.in_(WENT_OUT),
+        exists().where(
+            Suppression.email == c.email,
+            Suppression.created_at >= m.sent_at,
+            not_(
+                exists()
+                .where(
+                    later.c.incomplete_order_id == c.id,
+                    later.c.step > a.step,
+                    later.c.sent_at <= Suppression.created_at,
+                )
+                .correlate_except(later)
+            ),
+        ),
+    )
+    emails = (
+        select(
+            day,
+            a.step.label("step"),
+            c.stage.label("stage"),
+            c.currency.label("currency"),
+            _count_if(m.status.in_(WENT_OUT)).label("sent"),
+            _count_if(m.status == "failed").label("failed"),
+            _count_if(m.status == "withdrawn").label("withdrawn"),
+            _count_if(and_(m.status.in_(WENT_OUT), a.clicked_at.is_not(None))).label("clicked"),
+            _count_if(unsubscribed_after_this_step).label("unsubscribed"),
+        )
+        .select_from(c)
+        .join(a, a.incomplete_order_id == c.id)
+        .outerjoin(m, m.dedupe_key == dedupe_key)
+        .where(d.abandoned_between(start, end), *_stage(stage))
+        .group_by(*_group_by(*STEP_KEYS))
+    )
+    # Each recovered cart once, to the last step that went out before it converted.
+    credited = func.coalesce(Order.recovered_step, c.recovery_attempts)
+    wins = (
+        select(
+            day,
+            credited.label("step"),
+            c.stage.label("stage"),
+            c.currency.label("currency"),
+            func.count().label("recovered"),
+            func.coalesce(func.sum(Order.total), 0).label("recovered_revenue"),
+        )
+        .select_from(c)
+        .join(Order, Order.incomplete_order_id == c.id)
+        .where(d.abandoned_between(start, end), d.recovered(settings), *_stage(stage))
+        .group_by(*_group_by(*STEP_KEYS))
+    )
+    merged = {}
+    for row in _grouped(emails, STEP_KEYS) + _grouped(wins, STEP_KEYS):
+        key = tuple(row[k] for k in STEP_KEYS)
+        target = merged.setdefault(
+            key, {**dict(zip(STEP_KEYS, key, strict=True)), **_zeros(STEP_COUNTS + STEP_MONEY)}
+        )
+        for name in STEP_COUNTS + STEP_MONEY:
+            target[name] += row.get(name, 0)
+    return list(merged.values())
+
+
+def hour_facts(first, last, settings, stage=None):
+    """Carts abandoned first..last, per hour of the shop's clock they were abandoned in."""
+    start, end = day_bounds(first, last)
+    stmt = (
+        select(
+            shop_day(c.abandoned_at, start, end).label("day"),
+            shop_hour(c.abandoned_at, start, end).label("hour"),
+            c.stage.label("stage"),
+            func.count().label("abandoned"),
+            _count_if(d.recovered(settings)).label("recovered"),
+        )
+        .select_from(c)
+        .where(d.abandoned_between(start, end), *_stage(stage))
+        .group_by(*_group_by(*HOUR_KEYS))
+    )
+    return _grouped(stmt, HOUR_KEYS)
+
+
+def _zeros(names):
+    return dict.fromkeys(names, 0)
+
+
+# --- a range: rollups where stored, live elsewhere ------------------------------------------
+
+
+def rolled_days(kind, first, last):
+    return set(
+        db.session.scalars(
+            select(RolledDay.day).where(
+                RolledDay.kind == kind, RolledDay.day >= first, RolledDay.day <= last
+            )
+        )
+    )
+
+
+@dataclass
+class Totals:
+    """Summed figures: counts, and money per currency {currency: minor units}."""
+
+    counts: dict = field(default_factory=lambda: defaultdict(int))
+    money: dict = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
+
+    def add(self, row, counts, money):
+        for name in counts:
+            self.counts[name] += row.get(name) or 0
+        for name in money:
+            self.money[name][row["currency"]] += row.get(name) or 0
+
+    def __getitem__(self, name):
+        return self.counts[name]
+
+
+def _rollup_rows(model, keys, counts, money, first, last, stage, group):
+    """Stored rows of `model` for first..last, summed per `group` (+ currency if it has one)."""
+    has_currency = "currency" in keys
+    group_cols = [getattr(model, k) for k in group] + ([model.currency] if has_currency else [])
+    stmt = (
+        select(
+            *group_cols,
+            *(func.sum(getattr(model, n)).label(n) for n in (*counts, *money)),
+        )
+        .where(model.day >= first, model.day <= last, *([model.stage == stage] if stage else []))
+        .group_by(*group_cols)
+    )
+    return [dict(row) for row in db.session.execute(stmt).mappings()]
+
+
+@dataclass
+class Breakdown:
+    """Totals overall and per value of each requested grouping: {grouping: {value: Totals}}."""
+
+    total: Totals
+    by: dict
+
+
+def read_range(kind, first, last, settings, stage, groupings, today):
+    """The figures of `kind` (recovery | steps | hours) for first..last, summed overall and
+    per each grouping in `groupings` (tuples of key names)."""
+    model, keys, counts, money, live = {
+        "recovery": (RecoveryDay, RECOVERY_KEYS, RECOVERY_COUNTS, RECOVERY_MONEY, recovery_facts),
+        "steps": (StepDay, STEP_KEYS, STEP_COUNTS, STEP_MONEY, step_facts),
+        "hours": (HourDay, HOUR_KEYS, HOUR_COUNTS, (), hour_facts),
+    }[kind]
+    # A run stores closed days only: anything from today on is counted live.
+    stored = {day for day in rolled_days("recovery", first, last) if day < today}
+    live_days = [day for day in days_between(first, last) if day not in stored]
+    live_rows = []
+    for run_first, run_last in consecutive_runs(live_days):
+        live_rows += live(run_first, run_last, settings, stage)
+
+    breakdown = Breakdown(Totals(), {g: defaultdict(Totals) for g in groupings})
+    for grouping in (*groupings, ()):
+        rows = list(live_rows)
+        if stored:
+            rows += _rollup_rows(model, keys, counts, money, first, last, stage, grouping)
+        for row in rows:
+            target = (
+                breakdown.by[grouping][tuple(row[k] for k in grouping)]
+                if grouping
+                else breakdown.total
+            )
+            target.add(row, counts, money)
+    return breakdown

@@ -1,0 +1,140 @@
+"""The analytics run: store abandonment times, then recompute the daily rollups of the days
+that can still change. A runner: it owns its transactions, each short (a batch of carts, a
+few days of rollups), and is called by the scheduler and the CLI, never from a view.
+
+Which days: the last max(RECOVERY_ATTRIBUTION_DAYS, EXPIRE_AFTER_DAYS) + 1 closed days (a
+cart abandoned then can still convert, expire or be credited), and any closed day no run
+has stored yet. Today is never stored; the page counts it live. Days older than
+RETENTION_DAYS are frozen once stored: clean-up has deleted some of their carts, and a
+recount would shrink history.
+"""
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import delete, func, insert, select, update
+
+from dashboard.analytics import definitions as d
+from dashboard.analytics import queries
+from dashboard.analytics.days import consecutive_runs, days_between, shop_today
+from dashboard.analytics.models import HourDay, RecoveryDay, RolledDay, StepDay
+from dashboard.extensions import db
+from dashboard.incomplete_orders.models import IncompleteOrder
+from dashboard.timeutil import to_shop_time, utcnow
+from dashboard.transaction import run_in_transaction
+
+CART_BATCH = 50_000
+DAYS_PER_TRANSACTION = 14
+
+
+@dataclass
+class AnalyticsRun:
+    abandoned: int = 0  # carts whose abandonment time was stored now
+    days: list = field(default_factory=list)  # shop days recomputed (or, dry run, to be)
+    kept: list = field(default_factory=list)  # frozen stored days --since asked for
+
+    def counts(self):
+        return {
+            "abandoned": self.abandoned,
+            "days": len(self.days),
+            "kept_frozen": len(self.kept),
+        }
+
+
+def update_analytics(settings=None, since=None, now=None, dry_run=False):
+    """Store new abandonment times and refresh the rollups; `since` (a shop day) recomputes
+    every closed day from it on, except frozen ones already stored."""
+    settings = settings or d.AnalyticsSettings.from_config()
+    now = now or utcnow()
+    result = AnalyticsRun()
+    result.abandoned = mark_abandoned(settings, now, dry_run=dry_run, full=since is not None)
+    result.days, result.kept = days_to_compute(settings, now, since)
+    if dry_run:
+        db.session.rollback()  # end the reads
+        return result
+    for first, last in consecutive_runs(result.days):
+        while first <= last:
+            chunk_last = min(first + timedelta(days=DAYS_PER_TRANSACTION - 1), last)
+            run_in_transaction(_store_days, first, chunk_last, settings, now)
+            first = chunk_last + timedelta(days=1)
+    return result
+
+
+def mark_abandoned(settings, now, dry_run=False, full=True):
+    """Set abandoned_at on the carts abandoned by `now` (set-based, a batch of ids per
+    transaction). An hourly run only looks at carts active within the changing days; a full
+    one (the first, or --since) at every cart."""
+    c = IncompleteOrder
+    condition = d.newly_abandoned(settings, now)
+    if not full and db.session.scalar(select(func.count()).select_from(RolledDay)):
+        recent = now - timedelta(days=settings.changing_days)
+        condition = condition & (c.last_activity_at >= recent)
+    if dry_run:
+        return db.session.scalar(select(func.count()).select_from(c).where(condition))
+    low, high = db.session.execute(select(func.min(c.id), func.max(c.id))).one()
+    db.session.rollback()
+    if low is None:
+        return 0
+    marked = 0
+    for first_id in range(low, high + 1, CART_BATCH):
+        marked += run_in_transaction(
+            lambda first_id=first_id: (
+                db.session.execute(
+                    update(c)
+                    .where(c.id >= first_id, c.id < first_id + CART_BATCH, condition)
+                    .values(abandoned_at=d.abandonment_time(settings))
+                    .execution_options(synchronize_session=False)
+                ).rowcount
+            )
+        )
+    return marked
+
+
+def frozen_before(settings, now):
+    """The first shop day that is not frozen."""
+    return shop_today(now) - timedelta(days=settings.retention_days)
+
+
+def days_to_compute(settings, now, since=None):
+    """(days to recompute, frozen stored days skipped) — closed shop days, oldest first."""
+    yesterday = shop_today(now) - timedelta(days=1)
+    stored = set(db.session.scalars(select(RolledDay.day).where(RolledDay.kind == "recovery")))
+    horizon = frozen_before(settings, now)
+    if since is not None:
+        wanted = days_between(since, yesterday) if since <= yesterday else []
+        kept = [day for day in wanted if day < horizon and day in stored]
+        return [day for day in wanted if day not in kept], kept
+    first_abandoned = db.session.scalar(select(func.min(IncompleteOrder.abandoned_at)))
+    if first_abandoned is None:
+        return [], []
+    first = to_shop_time(first_abandoned).date()
+    changing = yesterday - timedelta(days=settings.changing_days - 1)
+    days = [
+        day
+        for day in days_between(first, yesterday)
+        if day not in stored or (day >= changing and day >= horizon)
+    ]
+    return days, []
+
+
+def _store_days(first, last, settings, now):
+    """Replace the stored figures of the shop days first..last (consecutive) with fresh ones."""
+    for model in (RecoveryDay, StepDay, HourDay):
+        db.session.execute(delete(model).where(model.day >= first, model.day <= last))
+    db.session.execute(
+        delete(RolledDay).where(
+            RolledDay.kind == "recovery", RolledDay.day >= first, RolledDay.day <= last
+        )
+    )
+    for model, facts in (
+        (RecoveryDay, queries.recovery_facts),
+        (StepDay, queries.step_facts),
+        (HourDay, queries.hour_facts),
+    ):
+        rows = facts(first, last, settings)
+        if rows:
+            db.session.execute(insert(model), rows)
+    db.session.execute(
+        insert(RolledDay),
+        [{"kind": "recovery", "day": day, "computed_at": now} for day in days_between(first, last)],
+    )
