@@ -1,3 +1,5 @@
+import json
+
 from dashboard.extensions import db
 from dashboard.line_items import LineItemColumns
 from dashboard.notes import StaffNoteColumns
@@ -39,7 +41,12 @@ class IncompleteOrder(db.Model):
     item_count = db.Column(db.Integer, nullable=False, default=0)
     # Recovery emails sent so far; the next step is recovery_attempts + 1.
     recovery_attempts = db.Column(db.Integer, nullable=False, default=0)
+    # When the last recovery email went out (delivered, not queued): the next step is timed
+    # from it.
     recovery_last_sent_at = db.Column(db.DateTime)
+    # Set while a recovery email waits in the outbox: no next step is queued until it went
+    # out (or failed, or was withdrawn), so the steps always arrive in order.
+    recovery_queued_at = db.Column(db.DateTime)
     recovery_paused_at = db.Column(db.DateTime)
     recovery_paused_by = db.Column(db.String(254))
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
@@ -112,3 +119,27 @@ class IncompleteOrderNote(StaffNoteColumns, db.Model):
         nullable=False,
         index=True,
     )
+
+
+class IncompleteOrderEvent(db.Model):
+    """What one storefront snapshot changed in a cart (created, stage, items, contact),
+    written at ingest only when something changed: the cart's timeline reads these rather
+    than comparing snapshots it no longer has."""
+
+    __tablename__ = "incomplete_order_events"
+
+    id = db.Column(db.Integer, primary_key=True)
+    incomplete_order_id = db.Column(
+        db.Integer, db.ForeignKey("incomplete_orders.id", ondelete="CASCADE"), nullable=False
+    )
+    at = db.Column(db.DateTime, nullable=False)
+    kind = db.Column(db.String(20), nullable=False)  # created | changed
+    details_json = db.Column(db.Text, nullable=False, default="{}")
+
+    __table_args__ = (
+        db.Index("ix_incomplete_order_events_order", "incomplete_order_id", "at"),
+    )
+
+    @property
+    def details(self):
+        return json.loads(self.details_json or "{}")

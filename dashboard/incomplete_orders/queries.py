@@ -1,16 +1,14 @@
-"""Reads of incomplete orders: the filtered, sorted, paged list and one order's timeline."""
+"""Reads of incomplete orders: the filtered, sorted, paged list (a cart's timeline is in
+timeline.py)."""
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
-from sqlalchemy import and_, func, select, true, union
+from sqlalchemy import and_, func, select, true
 
 from dashboard import listing
-from dashboard.audit.actions import action_label
-from dashboard.audit.models import AuditEvent, AuditEventTarget
 from dashboard.extensions import db
-from dashboard.incomplete_orders.models import IncompleteOrder, IncompleteOrderNote
+from dashboard.incomplete_orders.models import IncompleteOrder
 from dashboard.incomplete_orders.search import search_condition
 from dashboard.listing import SortOption, Sorts, parse_amount, parse_datetime
 from dashboard.money import shop_currency, to_minor
@@ -93,59 +91,6 @@ def count_matching(filters):
 def in_filter(filters):
     """A condition selecting every incomplete order the filters match (for bulk updates)."""
     return and_(true(), *filter_conditions(filters))
-
-
-@dataclass
-class TimelineEntry:
-    at: datetime
-    kind: str
-    title: str
-    actor: str | None = None
-    body: str | None = None
-    details: dict | None = None
-
-
-def timeline(order):
-    """Everything that happened to an incomplete order, newest first."""
-    direct = select(AuditEvent.id).where(
-        AuditEvent.record_type == "incomplete_order", AuditEvent.record_id == order.id
-    )
-    via_bulk = select(AuditEventTarget.event_id).where(
-        AuditEventTarget.record_type == "incomplete_order", AuditEventTarget.record_id == order.id
-    )
-    events = db.session.scalars(
-        select(AuditEvent)
-        .where(AuditEvent.id.in_(union(direct, via_bulk)))
-        .order_by(AuditEvent.id.desc())
-        .limit(200)
-    ).all()
-    notes = {
-        note.id: note
-        for note in db.session.scalars(
-            select(IncompleteOrderNote).where(IncompleteOrderNote.incomplete_order_id == order.id)
-        )
-    }
-    entries = [
-        TimelineEntry(at=order.created_at, kind="started", title="Customer started the cart")
-    ]
-    for event in events:
-        details = event.details
-        body = None
-        if event.action == "incomplete_order.note":
-            note = notes.get(details.get("note_id"))
-            body = note.body if note else None
-        entries.append(
-            TimelineEntry(
-                at=event.created_at,
-                kind=event.action.split(".", 1)[1],
-                title=action_label(event.action),
-                actor=event.actor_label,
-                body=body,
-                details=details,
-            )
-        )
-    entries.sort(key=lambda e: e.at, reverse=True)
-    return entries
 
 
 def counts_by_status():

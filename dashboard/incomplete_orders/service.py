@@ -17,6 +17,7 @@ from dashboard.incomplete_orders.models import (
     IncompleteOrderItem,
     IncompleteOrderNote,
 )
+from dashboard.incomplete_orders.timeline import cart_event, created_with, snapshot_changes
 from dashboard.line_items import ItemSnapshot
 from dashboard.timeutil import utcnow
 from dashboard.transaction import DomainError
@@ -85,7 +86,7 @@ def apply_snapshot(snapshot, actor):
             # A concurrent request created this cart first: apply ours on top of it.
             order = _locked_by_cart_id(snapshot.cart_id)
         else:
-            record(
+            event = record(
                 actor,
                 "incomplete_order.create",
                 "incomplete_order",
@@ -93,6 +94,7 @@ def apply_snapshot(snapshot, actor):
                 items=order.item_count,
                 subtotal=order.subtotal,
             )
+            db.session.add(cart_event(order, "created", created_with(snapshot), actor, event))
             return order, "created"
 
     if order.status in ("converted", "cancelled"):
@@ -110,11 +112,13 @@ def apply_snapshot(snapshot, actor):
         db.session.flush()
         record(actor, "incomplete_order.close_emptied", "incomplete_order", order.id)
         return order, "closed"
+    changes = snapshot_changes(order, snapshot)  # before the copy: it replaces the items
     _copy_snapshot(order, snapshot, now)
     if order.status == "expired":  # new activity makes an expired cart worth winning back
         order.status, order.status_changed_at = "open", now
+        changes["reopened"] = True
     db.session.flush()
-    record(
+    event = record(
         actor,
         "incomplete_order.update",
         "incomplete_order",
@@ -123,6 +127,7 @@ def apply_snapshot(snapshot, actor):
         subtotal=order.subtotal,
         stage=order.stage,
     )
+    db.session.add(cart_event(order, "changed", changes, actor, event))
     return order, "updated"
 
 

@@ -20,7 +20,7 @@ from dashboard.csv_export import stream_csv
 from dashboard.extensions import db
 from dashboard.formatting import money, shop_time
 from dashboard.htmx import render_page_or_fragment
-from dashboard.incomplete_orders import queries, service
+from dashboard.incomplete_orders import queries, service, timeline
 from dashboard.incomplete_orders.bulk import INCOMPLETE_ORDER_BULK
 from dashboard.incomplete_orders.forms import (
     ConvertForm,
@@ -128,10 +128,14 @@ def detail(order_id):
     order = db.session.get(
         IncompleteOrder, order_id, options=[selectinload(IncompleteOrder.items)]
     ) or abort(404)
+    # Opened from the list: its query string, read only as that list's filters.
+    back = request.args.get("back")
     return render_template(
         "incomplete_orders/detail.html",
         order=order,
-        timeline=queries.timeline(order),
+        timeline=timeline.timeline(order),
+        customer=timeline.customer_context(order),
+        position=timeline.list_position(order, back) if back is not None else None,
         note_form=NoteForm(),
         convert_form=ConvertForm(),
         transitions=service.TRANSITIONS,
