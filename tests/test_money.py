@@ -141,7 +141,7 @@ def test_the_value_filter_takes_amounts_up_to_the_largest_in_the_shops_currency(
     assert "EUR amounts have at most 2 decimal places." in finer
 
     page = client.get("/incomplete-orders/?min_value=12.50&max_value=12.50").text
-    assert f'href="/incomplete-orders/{cheap}"' in page
+    assert f'href="/incomplete-orders/{cheap}?back=' in page
 
 
 def test_the_value_filter_counts_in_the_shops_currency(
@@ -151,10 +151,10 @@ def test_the_value_filter_counts_in_the_shops_currency(
     login("agent")
     tea = make_incomplete_order(currency="JPY", items=[ItemSnapshot("TEA", "Sencha", 1, 1800)])
     assert (
-        f'href="/incomplete-orders/{tea}"' in client.get("/incomplete-orders/?min_value=1800").text
+        f'href="/incomplete-orders/{tea}?back=' in client.get("/incomplete-orders/?min_value=1800").text
     )
     assert (
-        f'href="/incomplete-orders/{tea}"'
+        f'href="/incomplete-orders/{tea}?back='
         not in client.get("/incomplete-orders/?min_value=1801").text
     )
     refused = _filter_problems(client.get("/incomplete-orders/?min_value=12.5").text)
@@ -171,4 +171,4 @@ def test_a_cursor_beyond_the_largest_amount_starts_from_the_first_page(
     first = client.get("/incomplete-orders/?sort=value").text
     beyond = client.get(f"/incomplete-orders/?sort=value&cursor=after~{LARGEST + 1}~1").text
     assert beyond.count('href="/incomplete-orders/') == first.count('href="/incomplete-orders/')
-    assert all(f'href="/incomplete-orders/{i}"' in beyond for i in ids)
+    assert all(f'href="/incomplete-orders/{i}?back=' in beyond for i in ids)

@@ -1,17 +1,28 @@
-"""Substring search over an incomplete order's cart id, email, name and phone.
+"""Substring search over an incomplete order's cart id, email, name and phone, and an exact
+match on its customer id.
 
 Both databases keep the text in a table of its own, incomplete_order_search, filled by
 triggers (migrations 0001 and 0003), so status changes never touch the search index:
 SQLite an FTS5 table with the trigram tokenizer, PostgreSQL a table with a pg_trgm GIN
-index. Both need three characters or more.
+index. Both need three characters or more. The customer id is matched exactly (as typed,
+or in upper or lower case) on its own index: the storefront's ids are codes, not words.
 """
 
-from sqlalchemy import column, literal_column, select, table, text
+from sqlalchemy import column, literal_column, select, table, text, union
+
+from dashboard.incomplete_orders.models import IncompleteOrder
 
 MIN_SEARCH_LENGTH = 3
 
 _fts = table("incomplete_order_search", literal_column("rowid"))
 _pg_search = table("incomplete_order_search", column("incomplete_order_id"), column("document"))
+
+
+def _customer_id_matches(query):
+    typed = query.strip()
+    return select(IncompleteOrder.id).where(
+        IncompleteOrder.customer_id.in_(sorted({typed, typed.upper(), typed.lower()}))
+    )
 
 
 def search_condition(dialect_name, id_column, query):
@@ -23,8 +34,8 @@ def search_condition(dialect_name, id_column, query):
             .select_from(_fts)
             .where(text("incomplete_order_search MATCH :phrase").bindparams(phrase=phrase))
         )
-        return id_column.in_(matches)
-    matches = select(_pg_search.c.incomplete_order_id).where(
-        _pg_search.c.document.contains(needle, autoescape=True)
-    )
-    return id_column.in_(matches)
+    else:
+        matches = select(_pg_search.c.incomplete_order_id).where(
+            _pg_search.c.document.contains(needle, autoescape=True)
+        )
+    return id_column.in_(union(matches, _customer_id_matches(query)))

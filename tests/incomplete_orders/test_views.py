@@ -16,7 +16,7 @@ from dashboard.incomplete_orders.models import IncompleteOrder
 from dashboard.incomplete_orders.service import ItemSnapshot
 from dashboard.orders.models import Order
 
-ROW_LINK = re.compile(r'href="/incomplete-orders/(\d+)"')
+ROW_LINK = re.compile(r'href="/incomplete-orders/(\d+)(?:\?back=[^"]*)?"')
 
 
 def _listed(html):
