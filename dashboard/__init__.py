@@ -94,11 +94,12 @@ def register_extensions(app):
 def register_domains(app):
     """What each domain plugs in besides its pages: scheduled jobs, outbox renderers,
     signal receivers."""
+    from dashboard.analytics import jobs as analytics_jobs
     from dashboard.incomplete_orders import jobs as incomplete_order_jobs
     from dashboard.outbox import jobs as outbox_jobs
     from dashboard.recovery import jobs as recovery_jobs
 
-    for domain in (recovery_jobs, outbox_jobs, incomplete_order_jobs):
+    for domain in (recovery_jobs, outbox_jobs, incomplete_order_jobs, analytics_jobs):
         domain.register(app)
 
 
@@ -171,6 +172,7 @@ def register_request_hooks(app):
 
 
 def register_commands(app):
+    from dashboard.analytics.commands import update_analytics_command
     from dashboard.auth.commands import create_staff_command
     from dashboard.demo.commands import seed_demo_command
     from dashboard.incomplete_orders.commands import cleanup_command
@@ -180,3 +182,4 @@ def register_commands(app):
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(send_recovery_emails_command)
     app.cli.add_command(cleanup_command)
+    app.cli.add_command(update_analytics_command)

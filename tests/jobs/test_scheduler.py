@@ -178,7 +178,7 @@ def test_a_started_scheduler_holds_the_lease_runs_jobs_and_lets_go_when_stopped(
     scheduler = Scheduler(app).start()
     try:
         assert lease_holder(app) == scheduler.holder
-        assert set(scheduler.next_runs()) == {"recovery", "delivery", "cleanup"}
+        assert set(scheduler.next_runs()) == {"recovery", "delivery", "cleanup", "analytics"}
         run = wait_for(lambda: job_runs(app, job="delivery", outcome="ok"), 10, "a delivery run")[0]
         assert (run.holder, run.trigger) == (scheduler.holder, "schedule")
     finally:
