@@ -48,7 +48,8 @@ class OutboxMessage(db.Model):
         db.Index("ix_outbox_messages_due", "status", "next_attempt_at"),
         db.Index("ix_outbox_messages_record", "record_type", "record_id"),
         db.Index("ix_outbox_messages_kind_status", "kind", "status", "id"),
-        db.Index("ix_outbox_messages_to_email", "to_email", "id"),
+        # Every email to one address, whatever case it was written in (outbox search).
+        db.Index("ix_outbox_messages_to_email", db.func.lower(to_email), id),
     )
 
     @property

@@ -17,9 +17,17 @@ bp = Blueprint("outbox", __name__, url_prefix="/outbox")
 @bp.get("/")
 @role_required("viewer")
 def list_messages():
-    result = queries.list_page(OutboxFilterForm(request.args), current_app.config["PAGE_SIZE"])
+    form = OutboxFilterForm(request.args)
+    result = queries.list_page(form, current_app.config["PAGE_SIZE"])
+    to = form.to.data if not form.to.errors else None
     return render_page_or_fragment(
-        "outbox/list.html", "outbox/_table.html", result=result, kinds=KINDS
+        "outbox/list.html",
+        "outbox/_table.html",
+        result=result,
+        kinds=KINDS,
+        about=queries.about(result.rows),
+        partial_search=queries.recipient_search_is_partial(to),
+        search_window=queries.RECIPIENT_SEARCH_WINDOW,
     )
 
 

@@ -5,8 +5,8 @@ version: sessions and remember cookies name it, and a sign-out, a deactivation o
 password moves it on, which ends every session signed in before. A password a manager set
 is temporary: it must be changed at the next sign-in.
 
-The outbox gets an index on the recipient, so looking up every email to one address stays
-an index read however long the outbox grows.
+The outbox gets an index on the recipient (lower case), so looking up every email to one
+address stays an index read however long the outbox grows.
 
 Revision ID: 0011
 Revises: 0010
@@ -36,7 +36,9 @@ def upgrade():
         )
         batch_op.add_column(sa.Column("password_changed_at", sa.DateTime(), nullable=True))
     with op.batch_alter_table("outbox_messages", schema=None) as batch_op:
-        batch_op.create_index("ix_outbox_messages_to_email", ["to_email", "id"], unique=False)
+        batch_op.create_index(
+            "ix_outbox_messages_to_email", [sa.text("lower(to_email)"), "id"], unique=False
+        )
 
 
 def downgrade():
