@@ -7,6 +7,7 @@ from dashboard.auth.forms import EmptyForm
 from dashboard.auth.permissions import role_required
 from dashboard.extensions import db
 from dashboard.htmx import render_page_or_fragment
+from dashboard.incomplete_orders.timeline import timeline
 from dashboard.orders import queries, service
 from dashboard.orders.forms import OrderFilterForm
 from dashboard.orders.models import Order
@@ -31,6 +32,8 @@ def detail(order_id):
         "orders/detail.html",
         order=order,
         history=queries.history(order),
+        # The story of the cart it came from, told as on the cart's page.
+        cart_timeline=timeline(order.incomplete_order) if order.incomplete_order else None,
         return_requests=requests_for_order(order.id),
         empty_form=EmptyForm(),
     )

@@ -277,3 +277,28 @@ def test_a_very_long_history_is_cut_with_a_note(app, client, login, storefront, 
     assert "Older entries not shown: these are the latest 10." in page
     assert f"/audit/?record_type=incomplete_order&amp;record_id={order_id}" in page
     assert any("Note 12" in e for e in entries(page))  # the latest are the ones kept
+
+
+def test_an_orders_page_tells_the_story_of_the_cart_it_came_from(
+    app, client, login, shop, cart_with_email, smtp_server, storefront
+):
+    order_id, quiet = cart_with_email
+    shop.run(quiet + hours(1))
+    shop.deliver(quiet + hours(1))
+    login("agent")
+    post(client, f"/incomplete-orders/{order_id}/notes", body="Will pay by bank transfer.")
+    post(client, f"/incomplete-orders/{order_id}/convert", payment="awaiting")
+    with app.app_context():
+        made = db.session.get(IncompleteOrder, order_id).converted_order.id
+    page = client.get(f"/orders/{made}").text
+    assert "Before the order: the cart's timeline" in page
+    assert "Reclaim (email delivery)" in entry(
+        page, "Recovery email step 1 sent to ada@example.com"
+    )
+    assert "Will pay by bank transfer." in entry(page, "Note added")
+    assert "agent@example.com" in entry(page, "Converted into order")
+    # An order that came from no cart has no such section.
+    assert storefront.post_order().status_code == 201
+    listing = client.get("/orders/").text
+    other = max(int(i) for i in re.findall(r'href="/orders/(\d+)"', listing))
+    assert "the cart's timeline" not in client.get(f"/orders/{other}").text
