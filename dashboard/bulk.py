@@ -24,10 +24,19 @@ from werkzeug.datastructures import MultiDict
 from dashboard.extensions import db
 from dashboard.forms import BulkForm
 from dashboard.htmx import is_htmx, render_page_or_fragment, toast
+from dashboard.transaction import DomainError
 
 # Ticked ids come from one page of a list; more than this is not a page of ours.
 MAX_TICKED = 1000
 WILL_CHANGE = -1  # the reason index of a row nothing leaves out
+# A destructive action on more rows than this runs only when the person types how many
+# will change: a slip of the mouse or a stray Enter cannot cancel 16,878 carts.
+TYPE_COUNT_ABOVE = 1000
+
+
+class CountNotTyped(DomainError):
+    """A big destructive bulk action confirmed without typing how many rows will change
+    (or with another number): nothing was changed."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +69,10 @@ class BulkAction:
 
     def go_label(self, count):
         return self.go.format(label=self.label, count=f"{count:,}")
+
+    def needs_typed_count(self, count):
+        """Whether the confirm step asks to type `count` before this action runs."""
+        return self.destructive and count > TYPE_COUNT_ABOVE
 
 
 @dataclass(frozen=True)
@@ -135,6 +148,7 @@ class BulkRequest:
     action: BulkAction
     selection: Selection
     confirmed: bool
+    typed_count: str = ""  # what the person typed as the count, for big destructive ones
 
     @property
     def nothing_selected(self):
@@ -150,7 +164,13 @@ def read_request(actions):
         abort(400)
     if not current_user.has_role(action.role):
         abort(403)
-    return BulkRequest(actions, action, selection(actions, form), bool(form.confirm.data))
+    return BulkRequest(
+        actions,
+        action,
+        selection(actions, form),
+        bool(form.confirm.data),
+        request.form.get("typed_count", "")[:20],
+    )
 
 
 def selection(actions, form):
@@ -197,21 +217,50 @@ def count(actions, action, selection):
     )
 
 
-def confirm_step(bulk, list_endpoint):
-    """The confirm step: how many will change, and per reason how many will not."""
+def confirm_step(bulk, list_endpoint, problem=None):
+    """The confirm step: how many will change, and per reason how many will not.
+    `problem`: why the last confirm did not run (a count typed wrong)."""
     return render_page_or_fragment(
         "bulk_confirm.html",
         "components/_bulk_confirm.html",
         bulk=bulk,
         counts=count(bulk.actions, bulk.action, bulk.selection),
         back=_list_url(bulk, list_endpoint),
+        problem=problem,
     )
+
+
+def typed_number(text):
+    """The number in what was typed ("16,878", "16 878", "16878"), or None."""
+    digits = "".join(ch for ch in (text or "") if ch not in " ,._\u00a0\u202f")
+    return int(digits) if digits.isdigit() else None
+
+
+def check_typed_count(bulk, counts):
+    """Refuse (CountNotTyped) a big destructive action unless the number typed is exactly
+    how many rows it will change now."""
+    if not bulk.action.needs_typed_count(counts.will_change):
+        return
+    typed = typed_number(bulk.typed_count)
+    things = bulk.actions.things(counts.will_change)
+    if typed is None:
+        raise CountNotTyped(
+            f"Nothing was changed: type {counts.will_change:,} (how many will change) "
+            f"to {bulk.action.label.lower()} {things}."
+        )
+    if typed != counts.will_change:
+        raise CountNotTyped(
+            f"Nothing was changed: you typed {typed:,}, but {things} will change. "
+            f"Type {counts.will_change:,} to go ahead."
+        )
 
 
 def run(bulk, actor):
     """Run the action on the selection (flush only: the caller commits) and say what
-    happened: how many changed and, for the rest, why not."""
+    happened: how many changed and, for the rest, why not. A big destructive action runs
+    only with its count typed (`check_typed_count`)."""
     before = count(bulk.actions, bulk.action, bulk.selection)
+    check_typed_count(bulk, before)
     changed = bulk.action.run(bulk.selection.condition, actor, bulk.selection.description)
     return done_message(bulk, before, changed)
 

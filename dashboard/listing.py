@@ -165,6 +165,8 @@ class ListResult:
     form: object
     count: Count | None = None
     state: dict = field(default_factory=dict)
+    # What a domain reads for the page's rows in one query per kind ({row id: ...}).
+    row_states: dict = field(default_factory=dict)
 
     @property
     def rows(self):

@@ -1,4 +1,5 @@
-// Small behaviours for Reclaim's pages: toasts, filter forms, bulk selection, list refresh.
+// Small behaviours for Reclaim's pages: toasts, filter forms, bulk selection, list refresh,
+// focus across swaps and a list's keyboard shortcuts.
 (function () {
   "use strict";
 
@@ -94,9 +95,20 @@
     if (!summary || !allMatching) return;
     if (selectAllMatching) selectAllMatching.textContent = "Select all " + countText + "matching this filter";
     if (allMatching.value) {
+      var floatingBar = form.querySelector("[data-bulk-bar]");
+      if (floatingBar) floatingBar.classList.add("is-floating");
+      document.body.classList.add("has-floating-bulk-bar");
       summary.textContent = "All " + countText + "matching this filter are selected.";
       if (selectAllMatching) selectAllMatching.classList.add("d-none");
       return;
+    }
+    // With something selected the bar floats at the bottom of the window: in reach from
+    // any row of a long page.
+    var bar = form.querySelector("[data-bulk-bar]");
+    if (bar) {
+      var floating = checked > 0 || !!allMatching.value;
+      bar.classList.toggle("is-floating", floating);
+      document.body.classList.toggle("has-floating-bulk-bar", floating);
     }
     summary.textContent = checked ? checked + " selected" : "None selected";
     var pageFull = checked > 0 && checked === boxes.length;
@@ -110,6 +122,7 @@
   // The match count arrives after the table: relabel the selection with it.
   document.addEventListener("htmx:afterSettle", function () {
     document.querySelectorAll("[data-bulk-form]").forEach(updateSelection);
+    if (!document.querySelector("[data-bulk-bar].is-floating")) document.body.classList.remove("has-floating-bulk-bar");
   });
 
   document.addEventListener("change", function (event) {
@@ -136,6 +149,151 @@
     if (slot && window.htmx && slot.dataset.bulkSlot !== "page") {
       event.preventDefault();
       slot.innerHTML = "";
+    }
+  });
+
+  // The filter form follows the list it filters: the table fragment says which sort is in
+  // effect (a column header may have changed it) and which values were not applied, so the
+  // Sort select shows the sort and the next filter change sends it along.
+  function followListState(root) {
+    var state = root.querySelector && root.querySelector("[data-list-state]");
+    if (!state) return;
+    document.querySelectorAll("form[data-filter-form]").forEach(function (form) {
+      var sort = form.querySelector("select[name=sort]");
+      if (sort && state.dataset.sort && sort.querySelector('option[value="' + CSS.escape(state.dataset.sort) + '"]')) {
+        sort.value = state.dataset.sort;
+      }
+      var invalid = (state.dataset.invalidFields || "").split(/\s+/).filter(Boolean);
+      Array.from(form.elements).forEach(function (field) {
+        if (!field.name || field.type === "submit") return;
+        var bad = invalid.indexOf(field.name) !== -1;
+        field.classList.toggle("is-invalid", bad);
+        if (bad) field.setAttribute("aria-invalid", "true");
+        else field.removeAttribute("aria-invalid");
+      });
+    });
+  }
+  document.addEventListener("htmx:afterSwap", function (event) { followListState(event.detail.target); });
+
+  // Focus stays where it was across a swap (sorting, paging, a list reloading): before the
+  // swap note the focused control's key (data-focus-key, else id, else name and value), after
+  // it focus the control with the same key, or its group (a pager whose link is now
+  // disabled), or the swapped container.
+  var focusAfterSwap = null;
+  function focusSelector(element) {
+    if (element.dataset && element.dataset.focusKey) return '[data-focus-key="' + CSS.escape(element.dataset.focusKey) + '"]';
+    if (element.id) return "#" + CSS.escape(element.id);
+    if (element.name) {
+      var selector = '[name="' + CSS.escape(element.name) + '"]';
+      return element.value ? selector + '[value="' + CSS.escape(element.value) + '"]' : selector;
+    }
+    return null;
+  }
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var active = document.activeElement;
+    var target = event.detail.target;
+    focusAfterSwap = null;
+    if (!active || active === document.body || !target || !target.contains(active)) return;
+    var group = active.dataset && active.dataset.focusKey ? active.dataset.focusKey.replace(/-[^-]+$/, "") : null;
+    focusAfterSwap = {
+      selector: focusSelector(active),
+      group: group ? '[data-focus-key="' + CSS.escape(group) + '"]' : null,
+      target: target,
+    };
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    var wanted = focusAfterSwap;
+    focusAfterSwap = null;
+    if (!wanted) return;
+    var active = document.activeElement;
+    if (active && active !== document.body && document.contains(active)) return;
+    var element = (wanted.selector && document.querySelector(wanted.selector)) ||
+      (wanted.group && document.querySelector(wanted.group)) ||
+      (document.contains(wanted.target) ? wanted.target : null);
+    if (!element) return;
+    if (!element.matches("a[href], button, input, select, textarea, [tabindex]")) element.setAttribute("tabindex", "-1");
+    element.focus();
+    var row = element.closest("[data-list-row]");
+    if (row) setCurrentRow(row, false);
+  });
+
+  // Keyboard on a list ([data-keyboard-list] around a table with [data-list-row] rows, each
+  // with its [data-row-link]):  /  search   j / k  next / previous row   x  tick the row
+  // Enter  open it. Ignored while typing in a field or with a modifier key held.
+  function isTyping(element) {
+    if (!element || !element.closest) return false;
+    if (element.isContentEditable) return true;
+    if (element.matches("textarea, select")) return true;
+    return element.matches("input") && ["checkbox", "radio", "button", "submit", "reset"].indexOf(element.type) === -1;
+  }
+  function listRows() {
+    var list = document.querySelector("[data-keyboard-list]");
+    return list ? Array.from(list.querySelectorAll("[data-list-row]")) : [];
+  }
+  function currentRow() {
+    var active = document.activeElement;
+    var row = active && active.closest && active.closest("[data-list-row]");
+    return row || document.querySelector("[data-list-row].is-current");
+  }
+  function setCurrentRow(row, focus) {
+    document.querySelectorAll("[data-list-row].is-current").forEach(function (each) {
+      if (each !== row) each.classList.remove("is-current");
+    });
+    row.classList.add("is-current");
+    if (focus === false) return;
+    var link = row.querySelector("[data-row-link]");
+    if (link) link.focus();
+    else row.scrollIntoView({ block: "nearest" });
+  }
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey || event.defaultPrevented) return;
+    if (isTyping(event.target)) return;
+    if (event.key === "/") {
+      var form = document.querySelector("form[data-filter-form][data-search]");
+      var search = form && form.querySelector(form.dataset.search);
+      if (!search) return;
+      event.preventDefault();
+      search.focus();
+      search.select();
+      return;
+    }
+    var rows = listRows();
+    if (!rows.length) return;
+    var row = currentRow();
+    var index = row ? rows.indexOf(row) : -1;
+    if (event.key === "j" || event.key === "k") {
+      event.preventDefault();
+      var next = event.key === "j" ? Math.min(index + 1, rows.length - 1) : Math.max(index - 1, 0);
+      setCurrentRow(rows[next]);
+    } else if (event.key === "x" && row) {
+      var box = row.querySelector("[data-bulk-row]");
+      if (!box) return;
+      event.preventDefault();
+      box.checked = !box.checked;
+      box.dispatchEvent(new Event("change", { bubbles: true }));
+    } else if (event.key === "Enter" && row && !event.target.closest("a[href], button, input, select, textarea")) {
+      var link = row.querySelector("[data-row-link]");
+      if (!link) return;
+      event.preventDefault();
+      link.click();
+    }
+  });
+  // The row under the focus (a Tab onto its checkbox or link) is the current row.
+  document.addEventListener("focusin", function (event) {
+    var row = event.target.closest && event.target.closest("[data-list-row]");
+    if (row) setCurrentRow(row, false);
+  });
+  // "Skip to results": straight to the first row's link (without script, to the list).
+  document.addEventListener("click", function (event) {
+    var skip = event.target.closest("[data-skip-to-results]");
+    if (!skip) return;
+    var rows = listRows();
+    event.preventDefault();
+    if (rows.length) {
+      setCurrentRow(rows[0]);
+    } else {
+      var list = document.querySelector(skip.dataset.skipToResults);
+      if (list) list.focus();
     }
   });
 

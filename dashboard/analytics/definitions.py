@@ -68,6 +68,15 @@ class AnalyticsSettings:
         )
 
     @property
+    def first_delay_text(self):
+        minutes = int(self.first_delay.total_seconds() // 60)
+        if minutes % 1440 == 0:
+            return f"{minutes // 1440} d"
+        if minutes % 60 == 0:
+            return f"{minutes // 60} h"
+        return f"{minutes} min"
+
+    @property
     def attribution_days(self):
         return self.attribution.days
 

@@ -1,5 +1,7 @@
+from babel.numbers import get_currency_symbol
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     DateField,
     DecimalField,
     HiddenField,
@@ -14,6 +16,7 @@ from dashboard.forms import FilterForm, amount_range, options, sensible_date
 from dashboard.incomplete_orders.models import STAGE_LABELS, STATUS_LABELS
 from dashboard.incomplete_orders.queries import INCOMPLETE_ORDER_SORTS
 from dashboard.incomplete_orders.search import MIN_SEARCH_LENGTH
+from dashboard.money import shop_currency, shop_locale
 
 
 def _search_length(_form, field):
@@ -34,9 +37,7 @@ class IncompleteOrderFilterForm(FilterForm):
     )
     customer = SelectField(
         "Customer",
-        choices=options(
-            [("", "Guests and registered"), ("guest", "Guests"), ("registered", "Registered")]
-        ),
+        choices=options([("", "Any customer"), ("guest", "Guests"), ("registered", "Registered")]),
         default="",
     )
     has_email = SelectField(
@@ -44,6 +45,11 @@ class IncompleteOrderFilterForm(FilterForm):
         choices=options([("", "With or without"), ("yes", "Has email"), ("no", "No email")]),
         default="",
     )
+    # Recovery state of the cart; each box narrows the list (ticked together: all of them).
+    paused = BooleanField("Paused")
+    unsubscribed = BooleanField("Unsubscribed")
+    clicked = BooleanField("Clicked an email")
+    has_notes = BooleanField("Has notes")
     min_value = DecimalField(
         "Value from",
         places=2,
@@ -64,6 +70,13 @@ class IncompleteOrderFilterForm(FilterForm):
         default=INCOMPLETE_ORDER_SORTS.default,
     )
     cursor = HiddenField()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Amounts are typed in the shop's currency: the labels say which.
+        symbol = get_currency_symbol(shop_currency(), locale=shop_locale())
+        self.min_value.label.text = f"Value from ({symbol})"
+        self.max_value.label.text = f"Value to ({symbol})"
 
     def validate_max_value(self, field):
         if (

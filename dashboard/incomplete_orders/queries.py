@@ -1,17 +1,20 @@
 """Reads of incomplete orders: the filtered, sorted, paged list (a cart's timeline is in
 timeline.py)."""
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import and_, func, select, true
+from sqlalchemy import and_, exists, func, select, true
 
 from dashboard import listing
 from dashboard.extensions import db
-from dashboard.incomplete_orders.models import IncompleteOrder
+from dashboard.incomplete_orders.models import IncompleteOrder, IncompleteOrderNote
 from dashboard.incomplete_orders.search import search_condition
 from dashboard.listing import SortOption, Sorts, parse_amount, parse_datetime
 from dashboard.money import shop_currency, to_minor
+from dashboard.recovery.models import RecoveryAttempt, Suppression
+from dashboard.recovery.rules import RecoverySettings, next_due_at
 from dashboard.timeutil import shop_day_start_utc
 
 INCOMPLETE_ORDER_SORTS = Sorts(
@@ -31,6 +34,21 @@ def _minor_units(amount: Decimal):
     return to_minor(amount, shop_currency())
 
 
+def _unsubscribed():
+    return exists().where(Suppression.email == IncompleteOrder.email)
+
+
+def _clicked():
+    return exists().where(
+        RecoveryAttempt.incomplete_order_id == IncompleteOrder.id,
+        RecoveryAttempt.clicked_at.is_not(None),
+    )
+
+
+def _has_notes():
+    return exists().where(IncompleteOrderNote.incomplete_order_id == IncompleteOrder.id)
+
+
 def filter_conditions(filters):
     """SQL conditions for the valid filters of IncompleteOrderFilterForm.valid_data()."""
     conditions = []
@@ -47,6 +65,16 @@ def filter_conditions(filters):
         conditions.append(IncompleteOrder.email.is_not(None))
     elif f.get("has_email") == "no":
         conditions.append(IncompleteOrder.email.is_(None))
+    # Each an indexed lookup per candidate row: suppressions by email (its key), recovery
+    # attempts and notes by the cart's id.
+    if f.get("paused"):
+        conditions.append(IncompleteOrder.recovery_paused_at.is_not(None))
+    if f.get("unsubscribed"):
+        conditions.append(_unsubscribed())
+    if f.get("clicked"):
+        conditions.append(_clicked())
+    if f.get("has_notes"):
+        conditions.append(_has_notes())
     if f.get("min_value") is not None:
         conditions.append(IncompleteOrder.subtotal >= _minor_units(f["min_value"]))
     if f.get("max_value") is not None:
@@ -69,10 +97,63 @@ def filtered(filters):
     return select(IncompleteOrder).where(*filter_conditions(filters))
 
 
+@dataclass(frozen=True)
+class RowState:
+    """What a list row shows about a cart's recovery besides its own columns."""
+
+    clicked: bool
+    unsubscribed: bool
+    has_notes: bool
+    next_due_at: datetime | None
+
+
+def row_states(rows):
+    """{id: RowState} for one page of incomplete orders: one query per flag for the whole
+    page, never one per row; the next email's time from each row (recovery.rules)."""
+    ids = [o.id for o in rows]
+    if not ids:
+        return {}
+    emails = {o.email for o in rows if o.email}
+    clicked = set(
+        db.session.scalars(
+            select(RecoveryAttempt.incomplete_order_id)
+            .where(
+                RecoveryAttempt.incomplete_order_id.in_(ids),
+                RecoveryAttempt.clicked_at.is_not(None),
+            )
+            .distinct()
+        )
+    )
+    unsubscribed = (
+        set(db.session.scalars(select(Suppression.email).where(Suppression.email.in_(emails))))
+        if emails
+        else set()
+    )
+    noted = set(
+        db.session.scalars(
+            select(IncompleteOrderNote.incomplete_order_id)
+            .where(IncompleteOrderNote.incomplete_order_id.in_(ids))
+            .distinct()
+        )
+    )
+    settings = RecoverySettings.from_config()
+    states = {}
+    for o in rows:
+        is_unsubscribed = o.email in unsubscribed
+        states[o.id] = RowState(
+            clicked=o.id in clicked,
+            unsubscribed=is_unsubscribed,
+            has_notes=o.id in noted,
+            next_due_at=None if is_unsubscribed else next_due_at(o, settings),
+        )
+    return states
+
+
 def list_page(form, page_size):
-    """The list for a filled-in IncompleteOrderFilterForm. Its count comes apart
-    (`count_matching`): the page never waits on counting a million carts."""
-    return listing.list_page(
+    """The list for a filled-in IncompleteOrderFilterForm, with each row's `RowState` in
+    `result.row_states`. Its count comes apart (`count_matching`): the page never waits on
+    counting a million carts."""
+    result = listing.list_page(
         db.session,
         form,
         filtered,
@@ -81,6 +162,21 @@ def list_page(form, page_size):
         page_size,
         count=False,
     )
+    result.row_states = row_states(result.rows)
+    return result
+
+
+def export_rows(filters):
+    """Every incomplete order the filters match, in the list's sort (the same keyset order as
+    its pages), streamed in batches."""
+    sort, descending = INCOMPLETE_ORDER_SORTS.resolve(filters.get("sort"))
+    order = (
+        (sort.column.desc(), IncompleteOrder.id.desc())
+        if descending
+        else (sort.column.asc(), IncompleteOrder.id.asc())
+    )
+    stmt = filtered(filters).order_by(*order).execution_options(yield_per=1000)
+    return db.session.scalars(stmt)
 
 
 def count_matching(filters):

@@ -31,7 +31,7 @@ from dashboard.incomplete_orders.models import IncompleteOrder
 from dashboard.incomplete_orders.panels import panels_for
 from dashboard.money import csv_amount
 from dashboard.orders.service import AlreadyConverted, convert_to_order
-from dashboard.timeutil import to_shop_time
+from dashboard.timeutil import to_shop_time, utcnow
 from dashboard.transaction import committed
 
 bp = Blueprint("incomplete_orders", __name__, url_prefix="/incomplete-orders")
@@ -65,10 +65,9 @@ def count():
 @role_required("viewer")
 def export_csv():
     filters = IncompleteOrderFilterForm(request.args).valid_data()
-    stmt = queries.filtered(filters).order_by(IncompleteOrder.id).execution_options(yield_per=1000)
 
     def rows():
-        for o in db.session.scalars(stmt):
+        for o in queries.export_rows(filters):
             yield (
                 o.id,
                 o.cart_id,
@@ -104,7 +103,10 @@ def export_csv():
         "created_at",
         "last_activity_at",
     )
-    return stream_csv("incomplete-orders.csv", header, rows())
+    # Named after the view and the shop's day: incomplete-orders-open-2026-12-01.csv.
+    view = filters.get("status") or "all"
+    today = to_shop_time(utcnow()).date().isoformat()
+    return stream_csv(f"incomplete-orders-{view}-{today}.csv", header, rows())
 
 
 @bp.post("/bulk")
@@ -117,6 +119,8 @@ def bulk():
         return bulk_steps.confirm_step(asked, ".list_incomplete_orders")
     with committed(show=False) as change:
         message = bulk_steps.run(asked, Actor.staff(current_user))
+    if isinstance(change.refused, bulk_steps.CountNotTyped):
+        return bulk_steps.confirm_step(asked, ".list_incomplete_orders", problem=change.message)
     if not change.ok:
         return bulk_steps.done(asked, change.message, ".list_incomplete_orders", "danger")
     return bulk_steps.done(asked, message, ".list_incomplete_orders")

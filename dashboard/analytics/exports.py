@@ -1,0 +1,107 @@
+"""The CSVs for finance: streamed, neutralised against formulas (csv_export), days in the
+shop's zone, money as minor units and as a decimal with its currency."""
+
+from dashboard.csv_export import stream_csv
+from dashboard.money import csv_amount
+
+RECOVERY_COLUMNS = (
+    "day",
+    "abandoned",
+    "recoverable",
+    "emailed",
+    "clicked",
+    "recovered",
+    "recovered_clicked",
+    "recovered_revenue",
+    "net_recovered_revenue",
+    "late",
+    "self_converted",
+    "lost",
+    "still_open",
+    "provisional",
+)
+STEP_COLUMNS = (
+    "step",
+    "sent",
+    "failed",
+    "withdrawn",
+    "clicked",
+    "recovered",
+    "recovered_revenue",
+    "unsubscribed",
+)
+
+
+def _filename(kind, reports):
+    r = reports.range
+    return f"{kind}-{r.first.isoformat()}-to-{r.last.isoformat()}.csv"
+
+
+def recovery_csv(reports):
+    header = []
+    for name in RECOVERY_COLUMNS:
+        if name == "recovered_revenue":
+            header += ["recovered_revenue_minor", "recovered_revenue"]
+        elif name == "net_recovered_revenue":
+            header += ["net_recovered_revenue_minor", "net_recovered_revenue", "currency"]
+        else:
+            header.append(name)
+
+    def rows():
+        for day, currency, t, provisional in reports.recovery_csv_rows():
+            counts = t.counts if t else {}
+
+            def count(name, counts=counts):
+                return counts.get(name, 0)
+
+            gross = t.money["recovered_revenue"].get(currency, 0) if t else 0
+            net = t.money["net_recovered_revenue"].get(currency, 0) if t else 0
+            yield (
+                day.isoformat(),
+                count("abandoned"),
+                count("recoverable"),
+                count("emailed"),
+                count("clicked"),
+                count("recovered"),
+                count("recovered_clicked"),
+                gross,
+                csv_amount(gross, currency),
+                net,
+                csv_amount(net, currency),
+                currency,
+                count("late"),
+                count("self_converted"),
+                count("lost"),
+                count("still_open"),
+                "yes" if provisional else "no",
+            )
+
+    return stream_csv(_filename("recovery", reports), header, rows())
+
+
+def steps_csv(reports):
+    header = [
+        *STEP_COLUMNS[:-2],
+        "recovered_revenue_minor",
+        "recovered_revenue",
+        "currency",
+        "unsubscribed",
+    ]
+    currency = reports.settings.currency
+
+    def rows():
+        for row in reports.steps():
+            yield (
+                row["step"],
+                row["sent"],
+                row["failed"],
+                row["withdrawn"],
+                row["clicked"],
+                row["recovered"],
+                row["revenue"],
+                csv_amount(row["revenue"], currency),
+                currency,
+                row["unsubscribed"],
+            )
+
+    return stream_csv(_filename("steps", reports), header, rows())

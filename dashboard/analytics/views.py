@@ -1,0 +1,72 @@
+"""/analytics/: the page, its report sections (each an htmx fragment of its own) and the
+CSVs for finance. Thin: parse the range, build the report, render."""
+
+from flask import Blueprint, render_template, request, url_for
+
+from dashboard.analytics import exports
+from dashboard.analytics.forms import AnalyticsFilterForm
+from dashboard.analytics.reports import PRESETS, Reports, preset_range, today
+from dashboard.auth.permissions import role_required
+from dashboard.htmx import render_page_or_fragment
+
+bp = Blueprint("analytics", __name__, url_prefix="/analytics")
+
+SECTIONS = {
+    "summary": "Summary",
+    "funnel": "Recovery funnel",
+    "days": "By day",
+    "steps": "Per recovery email",
+}
+
+
+def _reports():
+    form = AnalyticsFilterForm(request.args)
+    return form, Reports(form.range())
+
+
+def presets(range_):
+    shop_today = today()
+    links = []
+    for name, label in PRESETS:
+        first, last = preset_range(name, shop_today)
+        query = range_.query(**{"from": first.isoformat(), "to": last.isoformat()})
+        links.append((label, url_for("analytics.page", **query)))
+    return links
+
+
+@bp.get("/")
+@role_required("viewer")
+def page():
+    form, reports = _reports()
+    return render_page_or_fragment(
+        "analytics/page.html",
+        "analytics/_reports.html",
+        form=form,
+        range=reports.range,
+        sections=SECTIONS,
+        presets=presets(reports.range),
+    )
+
+
+@bp.get("/sections/<any(summary, funnel, days, steps):name>")
+@role_required("viewer")
+def section(name):
+    form, reports = _reports()
+    response = render_template(
+        f"analytics/_{name}.html", reports=reports, range=reports.range, settings=reports.settings
+    )
+    return response, 200, {"Vary": "HX-Request"}
+
+
+@bp.get("/recovery.csv")
+@role_required("viewer")
+def recovery_csv():
+    _, reports = _reports()
+    return exports.recovery_csv(reports)
+
+
+@bp.get("/steps.csv")
+@role_required("viewer")
+def steps_csv():
+    _, reports = _reports()
+    return exports.steps_csv(reports)

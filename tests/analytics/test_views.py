@@ -1,0 +1,144 @@
+"""/analytics/ as staff read it: the sections with the scenario's figures, "—" for a rate
+with nothing to divide by, and the CSVs for finance."""
+
+import csv
+import io
+import re
+
+import pytest
+
+from dashboard.analytics.rollup import update_analytics
+from tests.analytics.conftest import EXPECTED, MON, SAT, SUN
+
+RANGE = {"from": SAT.isoformat(), "to": MON.isoformat()}
+
+
+@pytest.fixture
+def rolled_up(app, scenario):
+    with app.app_context():
+        update_analytics()
+
+
+def section(client, name, **args):
+    response = client.get(
+        f"/analytics/sections/{name}",
+        query_string={**RANGE, **args},
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 200
+    return response.text
+
+
+def text(html):
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+def test_viewers_read_the_page_and_its_sections_load_with_the_range(client, login, rolled_up):
+    login("viewer")
+    page = client.get("/analytics/", query_string=RANGE)
+    assert page.status_code == 200
+    for name in ("summary", "funnel", "days", "steps"):
+        assert f'hx-get="/analytics/sections/{name}?from=2026-10-24&amp;to=2026-10-26"' in page.text
+    assert "<script>" not in page.text  # charts come from JSON, drawn by static/analytics.js
+
+    fragment = client.get("/analytics/", query_string=RANGE, headers={"HX-Request": "true"})
+    assert 'id="analytics-reports"' in fragment.text and "<html" not in fragment.text
+    assert "HX-Request" in fragment.headers["Vary"]
+
+
+def test_the_funnel_shows_the_stages_and_the_identity(client, login, rolled_up):
+    login("viewer")
+    html = section(client, "funnel")
+    total = {k: sum(EXPECTED[d][k] for d in EXPECTED) for k in EXPECTED[SAT]}
+    identity = text(html[html.index("data-identity") :])
+    assert (
+        f"{total['abandoned']} abandoned = {total['recovered']} recovered + {total['late']} converted late + "
+        f"{total['self_converted']} converted without an email + {total['lost']} lost + "
+        f"{total['still_open']} still open"
+    ) in identity
+    assert "does not add up" not in identity
+    rows = dict(
+        re.findall(r'data-stage="(\w+)">.*?count-link tabular" href="[^"]*">(\d+)<', html, re.S)
+    )
+    assert rows == {
+        "abandoned": "6",
+        "recoverable": "3",
+        "emailed": "3",
+        "clicked": "1",
+        "recovered": "1",
+    }
+    assert "RECOVERY_ATTRIBUTION_DAYS = 5" in html and "Europe/Berlin" in html
+    assert 'type="application/json" id="funnel-data"' in html
+
+
+def test_by_day_and_per_step(client, login, rolled_up):
+    login("viewer")
+    days = section(client, "days")
+    row = text(days[days.index('<tr data-day="2026-10-25"') :].split("</tr>")[0])
+    assert "Sun 25 Oct 2026 2 0 €0.00" in row
+    row = text(days[days.index('<tr data-day="2026-10-24"') :].split("</tr>")[0])
+    assert "Sat 24 Oct 2026 3 1 €64.90" in row
+
+    steps = section(client, "steps")
+    step1 = text(steps[steps.index('<tr data-step="1"') :].split("</tr>")[0])
+    # sent, failed, withdrawn, clicked, click rate, recovered, rate, revenue, per email, unsubscribed
+    assert step1.split() == [
+        "Step",
+        "1",
+        "3",
+        "1",
+        "0",
+        "1",
+        "33.3%",
+        "1",
+        "33.3%",
+        "€64.90",
+        "€21.63",
+        "1",
+    ]
+
+
+def test_a_rate_with_nothing_to_divide_by_is_a_dash(client, login, rolled_up):
+    login("viewer")
+    html = section(client, "summary", **{"from": "2025-01-01", "to": "2025-01-07"})
+    tile = html[html.index('data-tile="rate_emailed"') :].split("</div>\n  </div>")[0]
+    assert (
+        "—" in tile
+        and "INF" not in html
+        and "NaN" not in html
+        and "%" not in text(tile).split("before")[0]
+    )
+
+
+def test_the_recovery_csv_has_a_row_per_day_with_money_in_minor_units_and_decimal(
+    client, login, rolled_up
+):
+    login("viewer")
+    response = client.get("/analytics/recovery.csv", query_string=RANGE)
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert [r["day"] for r in rows] == ["2026-10-24", "2026-10-25", "2026-10-26"]
+    saturday = rows[0]
+    for name, value in EXPECTED[SAT].items():
+        if name.endswith("revenue"):
+            assert saturday[f"{name}_minor"] == str(value)
+        else:
+            assert saturday[name] == str(value), name
+    assert saturday["recovered_revenue"] == "64.90" and saturday["net_recovered_revenue"] == "54.90"
+    assert saturday["currency"] == "EUR" and saturday["provisional"] == "no"
+    assert rows[1]["lost"] == str(EXPECTED[SUN]["lost"])
+
+
+def test_the_steps_csv(client, login, rolled_up):
+    login("viewer")
+    rows = list(
+        csv.DictReader(io.StringIO(client.get("/analytics/steps.csv", query_string=RANGE).text))
+    )
+    assert [
+        (r["step"], r["sent"], r["failed"], r["clicked"], r["recovered"], r["unsubscribed"])
+        for r in rows
+    ] == [
+        ("1", "3", "1", "1", "1", "1"),
+        ("2", "1", "0", "0", "0", "0"),
+    ]
+    assert rows[0]["recovered_revenue_minor"] == "6490" and rows[0]["recovered_revenue"] == "64.90"
