@@ -105,7 +105,6 @@ def register_domains(app):
 
 def register_blueprints(app):
     from dashboard.analytics.views import bp as analytics_bp
-    from dashboard.analytics.views import bp as analytics_bp
     from dashboard.api.views import bp as api_bp
     from dashboard.api_keys.views import bp as api_keys_bp
     from dashboard.audit.views import bp as audit_bp
@@ -125,7 +124,6 @@ def register_blueprints(app):
         incomplete_orders_bp,
         orders_bp,
         returns_bp,
-        analytics_bp,
         analytics_bp,
         audit_bp,
         staff_bp,
