@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale, UnknownLocaleError
 from babel.numbers import is_currency
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -38,6 +38,22 @@ SECRETS = {"SECRET_KEY", "MAIL_PASSWORD", "DATABASE_URL"}
 
 PositiveInt = Annotated[int, Field(ge=1)]
 NonNegativeInt = Annotated[int, Field(ge=0)]
+
+
+_DELAY = re.compile(r"(\d+(?:\.\d+)?)\s*([mhd]?)")
+_DELAY_UNITS = {"m": "minutes", "h": "hours", "": "hours", "d": "days"}
+
+
+def _delay(text):
+    """A recovery delay: 30m, 24h, 3d, or a bare number of hours."""
+    match = _DELAY.fullmatch(text.strip().lower())
+    if match is None:
+        raise ValueError(
+            "must be delays separated by commas, each a number with m, h or d "
+            "(minutes, hours, days; hours if none), like 30m,24h,3d"
+        )
+    amount, unit = match.groups()
+    return timedelta(**{_DELAY_UNITS[unit]: float(amount)})
 
 
 class SettingsError(RuntimeError):
@@ -75,7 +91,17 @@ class Settings(BaseSettings):
     LOGIN_MAX_FAILURES_PER_ADDRESS: PositiveInt = 20
     LOGIN_FAILURE_WINDOW_MINUTES: PositiveInt = 15
 
-    RECOVERY_DELAYS_HOURS: Annotated[list[int], NoDecode] = [1, 24, 72]
+    # Each step's wait after the cart's last activity: 30m, 24h, 3d (a bare number is hours).
+    RECOVERY_DELAYS: Annotated[list[timedelta], NoDecode] = [
+        timedelta(hours=1),
+        timedelta(hours=24),
+        timedelta(hours=72),
+    ]
+    # The older name of RECOVERY_DELAYS, read when RECOVERY_DELAYS is not set.
+    RECOVERY_DELAYS_HOURS: Annotated[list[timedelta] | None, NoDecode] = None
+    # "Send the next step now" waits this long after the previous email, unless the agent
+    # ticks "send anyway".
+    RECOVERY_MANUAL_MIN_GAP_HOURS: NonNegativeInt = 12
     RECOVERY_MAX_ATTEMPTS: PositiveInt = 3
     RECOVERY_MIN_CART_VALUE: NonNegativeInt = 0
     # Empty: STOREFRONT_URL + /cart/restore?cart={cart_id}
@@ -176,20 +202,30 @@ class Settings(BaseSettings):
             raise ValueError("must contain {cart_id}, where the storefront's cart id goes")
         return value
 
-    @field_validator("RECOVERY_DELAYS_HOURS", mode="before")
+    @field_validator("RECOVERY_DELAYS", "RECOVERY_DELAYS_HOURS", mode="before")
     @classmethod
     def _delays(cls, value):
+        if value is None:
+            return value
         if isinstance(value, str):
-            parts = [part.strip() for part in value.split(",")]
-            if not all(part.isdigit() for part in parts):
-                raise ValueError("must be whole numbers of hours separated by commas, like 1,24,72")
-            value = [int(part) for part in parts]
-        if not value or value[0] < 1 or any(b <= a for a, b in pairwise(value)):
+            value = [_delay(part) for part in value.split(",")]
+        if (
+            not value
+            or any(not isinstance(delay, timedelta) for delay in value)
+            or value[0] < timedelta(minutes=1)
+            or any(b <= a for a, b in pairwise(value))
+        ):
             raise ValueError(
-                "each delay counts from the cart's last activity: at least 1 hour, "
-                "and each longer than the one before (like 1,24,72)"
+                "each delay counts from the cart's last activity: at least 1 minute, "
+                "and each longer than the one before (like 30m,24h,3d)"
             )
         return value
+
+    @model_validator(mode="after")
+    def _older_delays_name(self):
+        if self.RECOVERY_DELAYS_HOURS and "RECOVERY_DELAYS" not in self.model_fields_set:
+            self.RECOVERY_DELAYS = self.RECOVERY_DELAYS_HOURS
+        return self
 
     @field_validator("RETURN_SHIPPING_FEE", mode="before")
     @classmethod
@@ -214,7 +250,7 @@ class Settings(BaseSettings):
     def app_config(self, instance_path):
         """The app.config values these settings give: the variables under their own names
         (DATABASE_URL as SQLALCHEMY_DATABASE_URI), and what follows from them."""
-        values = self.model_dump(exclude={"DATABASE_URL"})
+        values = self.model_dump(exclude={"DATABASE_URL", "RECOVERY_DELAYS_HOURS"})
         values["SQLALCHEMY_DATABASE_URI"] = self.DATABASE_URL or default_database_url(instance_path)
         values["MAIL_BACKEND"] = self.MAIL_BACKEND or (
             "console" if self.RECLAIM_ENV == "development" else "smtp"

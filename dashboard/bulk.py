@@ -66,6 +66,8 @@ class BulkAction:
     go: str = "{label} {count}"
     rule: str = ""
     destructive: bool = True
+    # A confirm step that asks for more (extends components/_bulk_confirm.html).
+    confirm_template: str = "components/_bulk_confirm.html"
 
     def go_label(self, count):
         return self.go.format(label=self.label, count=f"{count:,}")
@@ -222,7 +224,7 @@ def confirm_step(bulk, list_endpoint, problem=None):
     `problem`: why the last confirm did not run (a count typed wrong)."""
     return render_page_or_fragment(
         "bulk_confirm.html",
-        "components/_bulk_confirm.html",
+        bulk.action.confirm_template,
         bulk=bulk,
         counts=count(bulk.actions, bulk.action, bulk.selection),
         back=_list_url(bulk, list_endpoint),

@@ -10,6 +10,12 @@ has become `order` (the sender); the recovery domain credits its emails.
 is sent by dashboard.returns.service in the transaction of each move of a return request
 (event: submitted, approved, rejected, received, completed, cancelled).
 
+    outbox_message_finished.send(kind, message=..., status=..., at=...)
+
+is sent by dashboard.outbox.delivery when a message leaves the outbox's queue for good
+(status sent, printed, failed or withdrawn), in the transaction that marks it; the recovery
+domain times the cart's next step from it.
+
 Receivers flush only, like any service.
 """
 
@@ -19,3 +25,4 @@ _signals = Namespace()
 
 order_converted = _signals.signal("order-converted")
 return_request_moved = _signals.signal("return-request-moved")
+outbox_message_finished = _signals.signal("outbox-message-finished")

@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -135,7 +136,7 @@ def test_production_refuses_the_console_mail_backend(project, tmp_path):
 
 
 WRONG_SETTINGS = [
-    ("RECOVERY_DELAYS_HOURS", "abc", "whole numbers of hours separated by commas"),
+    ("RECOVERY_DELAYS", "abc", "each a number with m, h or d"),
     ("SHOP_TIMEZONE", "Mars/Base", "is not a time zone"),
     ("MAIL_PORT", "twenty-five", "must be a whole number"),
     ("SCHEDULER_ENABLED", "maybe", "must be true or false"),
@@ -148,11 +149,11 @@ WRONG_SETTINGS = [
 
 def test_a_wrong_setting_is_one_line_naming_it_and_what_is_wrong(project, tmp_path):
     refused = _python(
-        project, tmp_path, "import wsgi", RECLAIM_ENV="development", RECOVERY_DELAYS_HOURS="abc"
+        project, tmp_path, "import wsgi", RECLAIM_ENV="development", RECOVERY_DELAYS="abc"
     )
     assert _refusal(refused) == (
-        "Reclaim cannot start: RECOVERY_DELAYS_HOURS=abc: "
-        "must be whole numbers of hours separated by commas, like 1,24,72"
+        "Reclaim cannot start: RECOVERY_DELAYS=abc: must be delays separated by commas, "
+        "each a number with m, h or d (minutes, hours, days; hours if none), like 30m,24h,3d"
     )
 
 
@@ -177,10 +178,10 @@ def test_recovery_delays_must_grow(project, tmp_path):
             tmp_path,
             "import wsgi",
             RECLAIM_ENV="development",
-            RECOVERY_DELAYS_HOURS="24,1",
+            RECOVERY_DELAYS="24h,1h",
         )
     )
-    assert "RECOVERY_DELAYS_HOURS=24,1" in line and "longer than the one before" in line
+    assert "RECOVERY_DELAYS=24h,1h" in line and "longer than the one before" in line
 
 
 # ------------------------------------------------------------------- what each runs with
@@ -248,10 +249,42 @@ def test_importing_writes_nothing_and_the_default_database_is_in_the_instance_fo
 def test_settings_are_read_when_the_app_is_created_not_at_import(monkeypatch, tmp_path):
     monkeypatch.setenv("DATABASE_URL", "sqlite://")
     monkeypatch.setenv("SHOP_NAME", "Set after config.py was imported")
-    monkeypatch.setenv("RECOVERY_DELAYS_HOURS", "2,30")
+    monkeypatch.setenv("RECOVERY_DELAYS", "30m,2,3d")
     app = create_app(DevelopmentConfig)
     assert app.config["SHOP_NAME"] == "Set after config.py was imported"
-    assert app.config["RECOVERY_DELAYS_HOURS"] == [2, 30]
+    assert app.config["RECOVERY_DELAYS"] == [
+        timedelta(minutes=30),
+        timedelta(hours=2),
+        timedelta(days=3),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("given", "says"),
+    [
+        ("30s", "each a number with m, h or d"),
+        ("0.5m", "at least 1 minute"),
+        ("1h,1h", "longer than the one before"),
+        ("", None),  # empty: the default
+    ],
+)
+def test_recovery_delays_take_units_and_at_least_a_minute(monkeypatch, given, says):
+    monkeypatch.setenv("DATABASE_URL", "sqlite://")
+    monkeypatch.setenv("RECOVERY_DELAYS", given)
+    if says is None:
+        app = create_app(DevelopmentConfig)
+        assert app.config["RECOVERY_DELAYS"] == [timedelta(hours=h) for h in (1, 24, 72)]
+        return
+    with pytest.raises(SettingsError, match=says):
+        create_app(DevelopmentConfig)
+
+
+def test_the_older_delays_name_in_hours_is_still_read(monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "sqlite://")
+    monkeypatch.setenv("RECOVERY_DELAYS_HOURS", "2,30")
+    app = create_app(DevelopmentConfig)
+    assert app.config["RECOVERY_DELAYS"] == [timedelta(hours=2), timedelta(hours=30)]
+    assert "RECOVERY_DELAYS_HOURS" not in app.config
 
 
 def test_the_check_is_on_the_value_the_app_uses(monkeypatch, tmp_path):
@@ -311,7 +344,9 @@ def _as_written_in_env(value):
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, list):
-        return ",".join(str(item) for item in value)
+        return ",".join(_as_written_in_env(item) for item in value)
+    if isinstance(value, timedelta):
+        return f"{value.total_seconds() / 3600:g}h"
     return "" if value is None else str(value)
 
 

@@ -1,6 +1,8 @@
 """What staff can do to many incomplete orders at once: expire, cancel, and send each the
 next recovery email now. Each says which carts it leaves as they are, and why."""
 
+from flask import has_request_context, request
+
 from dashboard.bulk import BulkAction, BulkActions
 from dashboard.incomplete_orders import queries, service
 from dashboard.incomplete_orders.forms import IncompleteOrderFilterForm
@@ -35,13 +37,18 @@ def _status_change(action, destructive=True):
     )
 
 
+def _send_anyway():
+    """The agent chose to include carts emailed within RECOVERY_MANUAL_MIN_GAP_HOURS."""
+    return has_request_context() and bool(request.form.get("send_anyway"))
+
+
 def _why_no_next_step():
     """Why an incomplete order gets no "next email now", in the order the recovery rules
     give (the first that holds counts); carts that are not open come first."""
     settings = RecoverySettings.from_config()
     return [
         ("not open", IncompleteOrder.status != "open"),
-        *next_step_exclusions(settings, utcnow()),
+        *next_step_exclusions(settings, utcnow(), send_anyway=_send_anyway()),
     ]
 
 
@@ -52,10 +59,13 @@ SEND_NEXT = BulkAction(
     done="Queued the next recovery email for {things}.",
     role="agent",
     left_out=_why_no_next_step,
-    run=lambda condition, actor, selection: queue_next_step_now(actor, condition),
+    run=lambda condition, actor, selection: queue_next_step_now(
+        actor, condition, send_anyway=_send_anyway()
+    ),
     go="Send {count}",
     rule="The emails go out with the next delivery run, whatever their steps' delays.",
     destructive=False,
+    confirm_template="incomplete_orders/_bulk_confirm_send.html",
 )
 
 INCOMPLETE_ORDER_BULK = BulkActions(

@@ -25,6 +25,7 @@ from dashboard.extensions import db
 from dashboard.outbox import mailer
 from dashboard.outbox.models import OutboxMessage
 from dashboard.outbox.service import Content, Withdrawn, render
+from dashboard.signals import outbox_message_finished
 from dashboard.timeutil import utcnow
 
 CLAIM_MINUTES = 5
@@ -122,18 +123,29 @@ def _describe(error):
     return f"{type(error).__name__}: {error}"
 
 
-def _finish(message_id, **values):
+def _finish(message, **values):
     db.session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.id == message_id)
+        .where(OutboxMessage.id == message.id)
         .values(claimed_until=None, **values)
         .execution_options(synchronize_session=False)
     )
+    if values["status"] != "queued":
+        _finished(message, values["status"], values.get("sent_at"))
     db.session.commit()
 
 
+def _finished(message, status, at=None):
+    """Tell the message's domain it left the queue (sent, printed, failed or withdrawn)."""
+    outbox_message_finished.send(message.kind, message=message, status=status, at=at or utcnow())
+
+
 def deliver_due(limit=500, now=None):
-    """Deliver queued messages whose time has come. Returns counts by outcome."""
+    """Deliver queued messages whose time has come. Returns counts by outcome.
+
+    `now` (simulated time, for tests) is also when the messages are marked sent.
+    """
+    clock = utcnow if now is None else (lambda: now)
     now = now or utcnow()
     counts = {"sent": 0, "retry": 0, "failed": 0, "withdrawn": 0}
     ids = _claim_due(limit, now)
@@ -142,16 +154,16 @@ def deliver_due(limit=500, now=None):
     messages, rendered = _read_and_render(ids)
     counts.update(_write_content(messages, rendered))
     outgoing = [
-        (message.id, message.attempts, mailer.build_message(message))
+        (message, mailer.build_message(message))
         for message in messages
         if message.status == "sending"
     ]
-    _send(outgoing, now, counts)
+    _send(outgoing, now, counts, clock)
     return counts
 
 
-def _send(outgoing, now, counts):
-    """Hand each (id, attempts, Flask-Mail message) to the server and mark how it went.
+def _send(outgoing, now, counts, clock=utcnow):
+    """Hand each (outbox message, Flask-Mail message) to the server and mark how it went.
 
     Outside any transaction: on SQLite an open one holds the write lock, and a slow or
     dead server would hold up every other writer with it.
@@ -162,7 +174,7 @@ def _send(outgoing, now, counts):
         # Could not connect: the rest of the batch waits too, rather than each message
         # waiting out the timeout of a server that is down or silent.
         unreachable = None
-        for message_id, attempts, message in outgoing:
+        for outbox_message, message in outgoing:
             error = unreachable
             if error is None:
                 try:
@@ -181,20 +193,21 @@ def _send(outgoing, now, counts):
                         connection = None  # the connection broke: open a new one for the next
             if error is None:
                 status = "sent" if delivered else "printed"
-                _finish(message_id, status=status, sent_at=utcnow(), last_error=None)
+                _finish(outbox_message, status=status, sent_at=clock(), last_error=None)
                 counts[status] = counts.get(status, 0) + 1
             else:
-                counts[_fail_or_retry(message_id, attempts, error, now)] += 1
+                counts[_fail_or_retry(outbox_message, error, now)] += 1
 
 
-def _fail_or_retry(message_id, attempts, error, now):
+def _fail_or_retry(message, error, now):
     """A message that did not go: failed for good, or queued again after a backoff."""
+    attempts = message.attempts
     if _is_permanent(error) or attempts >= current_app.config["OUTBOX_MAX_ATTEMPTS"]:
-        _finish(message_id, status="failed", last_error=_describe(error))
+        _finish(message, status="failed", last_error=_describe(error))
         return "failed"
     delay = BACKOFF_SECONDS[min(attempts, len(BACKOFF_SECONDS)) - 1]
     _finish(
-        message_id,
+        message,
         status="queued",
         last_error=_describe(error),
         next_attempt_at=now + timedelta(seconds=delay),
@@ -251,5 +264,8 @@ def _write_content(messages, rendered):
         changes[tuple(values)].append({"id": message.id, **values})
     for rows in changes.values():
         db.session.execute(update(OutboxMessage), rows)
+    for message in messages:
+        if message.status in ("withdrawn", "failed"):
+            _finished(message, message.status)
     db.session.commit()
     return counts

@@ -16,7 +16,12 @@ from dashboard.extensions import db
 from dashboard.incomplete_orders.models import IncompleteOrder
 from dashboard.outbox.service import Content, Unwritable, Withdrawn
 from dashboard.recovery.models import Suppression
-from dashboard.recovery.rules import RecoverySettings, read_dedupe_key, still_wanted, why_not
+from dashboard.recovery.rules import (
+    RecoverySettings,
+    read_dedupe_key,
+    still_wanted,
+    why_withdrawn,
+)
 from dashboard.recovery.tokens import public_url, restore_token, unsubscribe_token
 
 log = logging.getLogger(__name__)
@@ -74,7 +79,10 @@ def render_batch(messages):
         if order is None:
             rendered[message.id] = Withdrawn("the cart no longer exists")
         elif order_id not in wanted:
-            rendered[message.id] = Withdrawn(why_not(order, settings) or "no longer due")
+            rendered[message.id] = Withdrawn(why_withdrawn(order, settings) or "no longer due")
+        elif step < order.recovery_attempts:
+            # A failed email retried after a later step went: it would arrive out of order.
+            rendered[message.id] = Withdrawn(f"step {order.recovery_attempts} was sent after it")
         elif message.to_email in unsubscribed:
             rendered[message.id] = Withdrawn(f"{message.to_email} unsubscribed")
         else:

@@ -3,7 +3,10 @@ from dashboard.timeutil import utcnow
 
 
 class RecoveryAttempt(db.Model):
-    """One step of the recovery sequence sent to one incomplete order, and what came of it."""
+    """One step of the recovery sequence for one incomplete order: queued (and then sent,
+    withdrawn or failed, as its outbox message says), or skipped: a later step was already
+    due when it came up (the scheduler was down, or the cart arrived late), and only the
+    latest goes out."""
 
     __tablename__ = "recovery_attempts"
 
@@ -13,7 +16,10 @@ class RecoveryAttempt(db.Model):
     )
     step = db.Column(db.Integer, nullable=False)
     # The email is the outbox message with dedupe key recovery:<incomplete order id>:<step>.
+    # When it was queued (or skipped); the outbox message says when it went out.
     sent_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    # Skipped: no email; `skipped_for` is the step that went out instead.
+    skipped_for = db.Column(db.Integer)
     clicked_at = db.Column(db.DateTime)
     converted_at = db.Column(db.DateTime)
 

@@ -6,10 +6,11 @@ from sqlalchemy import func, literal, select
 
 from dashboard.extensions import db
 from dashboard.incomplete_orders.models import IncompleteOrder
-from dashboard.outbox.models import OutboxMessage
+from dashboard.outbox.models import WENT_OUT, OutboxMessage
 from dashboard.recovery.models import RecoveryAttempt
 from dashboard.recovery.rules import (
     RecoverySettings,
+    catch_up_step,
     due_condition,
     recovery_dedupe_key,
     why_not,
@@ -20,18 +21,30 @@ from dashboard.timeutil import utcnow
 @dataclass
 class LedgerStep:
     step: int
-    # sent | withdrawn (queued, then no longer wanted when it was to go out) | scheduled
-    # | blocked
+    # sent | waiting (in the outbox) | failed | withdrawn (queued, then no longer wanted
+    # when it was to go out) | skipped (a later step was already due) | scheduled |
+    # to_skip (overdue with a later step: the next run skips it) | blocked
     state: str
-    at: object = None  # when sent, or when it is due
+    at: object = None  # when sent (or queued, or skipped), or when it is due
     reason: str | None = None
     clicked_at: object = None
-    delivery: str | None = None  # the outbox status of a sent step
+    delivery: str | None = None  # the outbox status of a queued step
+
+
+def _delay(delta):
+    minutes = round(delta.total_seconds() / 60)
+    if minutes % (24 * 60) == 0:
+        days = minutes // (24 * 60)
+        return f"{days} day" + ("" if days == 1 else "s")
+    if minutes % 60 == 0:
+        hours = minutes // 60
+        return f"{hours} hour" + ("" if hours == 1 else "s")
+    return f"{minutes} minute" + ("" if minutes == 1 else "s")
 
 
 def ledger(order, now=None, settings=None):
-    """Each step of the sequence for one cart: sent (when, delivered, clicked), scheduled
-    (when), or not going to be sent, and why."""
+    """Each step of the sequence for one cart: sent (when, clicked), waiting in the outbox,
+    failed, withdrawn or skipped (why), scheduled (when), or not going to be sent, and why."""
     now = now or utcnow()
     settings = settings or RecoverySettings.from_config()
     attempts = {
@@ -41,9 +54,14 @@ def ledger(order, now=None, settings=None):
         )
     }
     deliveries = {
-        key: (status, note)
-        for key, status, note in db.session.execute(
-            select(OutboxMessage.dedupe_key, OutboxMessage.status, OutboxMessage.last_error).where(
+        row.dedupe_key: row
+        for row in db.session.execute(
+            select(
+                OutboxMessage.dedupe_key,
+                OutboxMessage.status,
+                OutboxMessage.last_error,
+                OutboxMessage.sent_at,
+            ).where(
                 OutboxMessage.record_type == "incomplete_order",
                 OutboxMessage.record_id == order.id,
                 OutboxMessage.kind == "recovery",
@@ -52,33 +70,55 @@ def ledger(order, now=None, settings=None):
     }
     blocked = why_not(order, settings, now)
     steps = []
-    previous = order.recovery_last_sent_at  # when the previous step went out, or is due
-    for step in range(1, settings.max_attempts + 1):
+    for step in range(1, order.recovery_attempts + 1):
         attempt = attempts.get(step)
         if attempt is not None:
-            delivery, note = deliveries.get(recovery_dedupe_key(order.id, step), (None, None))
-            steps.append(
-                LedgerStep(
-                    step,
-                    "withdrawn" if delivery == "withdrawn" else "sent",
-                    attempt.sent_at,
-                    reason=note if delivery == "withdrawn" else None,
-                    clicked_at=attempt.clicked_at,
-                    delivery=delivery,
-                )
-            )
-        elif blocked:
+            delivery = deliveries.get(recovery_dedupe_key(order.id, step))
+            steps.append(_past_step(order, step, attempt, delivery))
+        elif blocked:  # counted as sent with no record of it (set by hand)
             steps.append(LedgerStep(step, "blocked", reason=blocked))
-        else:
-            # As due_condition: quiet long enough, and spaced after the previous email.
-            due_at = order.last_activity_at + settings.delays[step - 1]
-            if previous is not None:
-                due_at = max(due_at, previous + settings.spacing(step))
-            if step == order.recovery_attempts + 1:
-                due_at = max(due_at, now)
-            steps.append(LedgerStep(step, "scheduled", due_at))
-            previous = due_at
+    following = range(order.recovery_attempts + 1, settings.max_attempts + 1)
+    if blocked:
+        return steps + [LedgerStep(step, "blocked", reason=blocked) for step in following]
+    if order.recovery_queued_at is not None:
+        sent = order.recovery_attempts
+        return steps + [
+            LedgerStep(
+                step,
+                "scheduled",
+                reason=f"{_delay(settings.spacing(sent, step))} after step {sent} goes out",
+            )
+            for step in following
+        ]
+    catch_up = catch_up_step(order, settings, now)
+    previous_step, previous_at = order.recovery_attempts, order.recovery_last_sent_at
+    for step in following:
+        if step < catch_up:
+            steps.append(LedgerStep(step, "to_skip", reason=f"step {catch_up} is already due"))
+            continue
+        due_at = order.last_activity_at + settings.delays[step - 1]
+        if previous_step and previous_at is not None:
+            due_at = max(due_at, previous_at + settings.spacing(previous_step, step))
+        due_at = max(due_at, now)
+        steps.append(LedgerStep(step, "scheduled", due_at))
+        previous_step, previous_at = step, due_at
     return steps
+
+
+def _past_step(order, step, attempt, delivery):
+    if attempt.skipped_for is not None:
+        return LedgerStep(
+            step, "skipped", attempt.sent_at, reason=f"step {attempt.skipped_for} was already due"
+        )
+    status = delivery.status if delivery else None
+    if status is None or status in WENT_OUT:  # demo attempts have no outbox row
+        sent_at = delivery.sent_at if delivery and delivery.sent_at else attempt.sent_at
+        return LedgerStep(step, "sent", sent_at, clicked_at=attempt.clicked_at, delivery=status)
+    if status == "withdrawn":
+        return LedgerStep(step, "withdrawn", attempt.sent_at, reason=delivery.last_error)
+    if status == "failed":
+        return LedgerStep(step, "failed", attempt.sent_at, reason=delivery.last_error)
+    return LedgerStep(step, "waiting", attempt.sent_at, delivery=status)
 
 
 def due_now(limit, settings=None, now=None):

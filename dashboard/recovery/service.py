@@ -2,8 +2,8 @@
 the credit a conversion gives. Every function flushes and writes its audit event; the
 caller (a request, or the runner in dashboard.recovery.runner) commits.
 
-Queueing is set-based: carts are claimed with one conditional UPDATE (… WHERE
-recovery_attempts = step - 1 AND the step is due), and their attempts and outbox rows are
+Queueing is set-based: carts are claimed with a conditional UPDATE (… WHERE
+recovery_attempts < step AND the step is due), and their attempts and outbox rows are
 written in bulk. Two processes cannot both claim a cart, and the outbox's unique dedupe
 key stops a duplicate at the last step anyway. The outbox rows carry no content: the
 emails are written when they go out (dashboard.recovery.emails), and withdrawn if by then
@@ -18,30 +18,50 @@ from dashboard.incomplete_orders.models import IncompleteOrder
 from dashboard.outbox.models import WENT_OUT, OutboxMessage
 from dashboard.outbox.service import insert_ignoring_duplicates, outbox_row
 from dashboard.recovery.models import RecoveryAttempt, Suppression
-from dashboard.recovery.rules import RecoverySettings, due_condition, recovery_dedupe_key
+from dashboard.recovery.rules import (
+    RecoverySettings,
+    manual_condition,
+    read_dedupe_key,
+    recovery_dedupe_key,
+)
 from dashboard.timeutil import utcnow
 
 
-def queue_step(order_ids, condition, step, actor, now):
-    """Claim those of `order_ids` that `condition` still holds for (one UPDATE), then write
-    their attempts, outbox rows and one audit event. Returns how many were queued."""
-    claimed = db.session.execute(
-        update(IncompleteOrder)
-        .where(IncompleteOrder.id.in_(order_ids), condition)
-        .values(recovery_attempts=step, recovery_last_sent_at=now)
-        .returning(IncompleteOrder.id, IncompleteOrder.email)
-        .execution_options(synchronize_session=False)
-    ).all()
+def queue_step(order_ids, condition, step, actor, now, **details):
+    """Claim those of `order_ids` that `condition` still holds for, then write their
+    attempts, outbox rows and one audit event. Returns how many were queued.
+
+    A cart whose earlier steps had not gone out (the run sends only the latest due step)
+    gets those recorded as skipped. The claim is one UPDATE per number of steps sent before,
+    so each claimed cart's skipped steps are known without reading it again.
+    """
+    claimed, attempts = [], []
+    for sent_before in range(step):
+        rows = db.session.execute(
+            update(IncompleteOrder)
+            .where(
+                IncompleteOrder.id.in_(order_ids),
+                IncompleteOrder.recovery_attempts == sent_before,
+                condition,
+            )
+            .values(recovery_attempts=step, recovery_queued_at=now)
+            .returning(IncompleteOrder.id, IncompleteOrder.email)
+            .execution_options(synchronize_session=False)
+        ).all()
+        claimed += rows
+        attempts += [
+            {"incomplete_order_id": order_id, "step": skipped, "sent_at": now, "skipped_for": step}
+            for order_id, _ in rows
+            for skipped in range(sent_before + 1, step)
+        ]
     if not claimed:
         return 0
     claimed.sort()
-    db.session.execute(
-        insert(RecoveryAttempt),
-        [
-            {"incomplete_order_id": order_id, "step": step, "sent_at": now}
-            for order_id, _ in claimed
-        ],
-    )
+    attempts += [
+        {"incomplete_order_id": order_id, "step": step, "sent_at": now, "skipped_for": None}
+        for order_id, _ in claimed
+    ]
+    db.session.execute(insert(RecoveryAttempt), attempts)
     insert_ignoring_duplicates(
         [
             outbox_row(
@@ -54,24 +74,47 @@ def queue_step(order_ids, condition, step, actor, now):
             for order_id, email in claimed
         ]
     )
-    record_bulk(actor, "recovery.send", "incomplete_order", [i for i, _ in claimed], step=step)
+    skipped = len(attempts) - len(claimed)
+    if skipped:
+        details["skipped_steps"] = skipped
+    ids = [order_id for order_id, _ in claimed]
+    record_bulk(actor, "recovery.send", "incomplete_order", ids, step=step, **details)
     return len(claimed)
 
 
-def queue_next_step_now(actor, condition, now=None, settings=None):
+def queue_next_step_now(actor, condition, now=None, settings=None, send_anyway=False):
     """Staff's "send the next email now" for every cart matching `condition`: each gets
-    its next step, ignoring the delays but none of the reasons against it (and never two
+    its next step, ignoring the delays but none of the reasons against it, and not within
+    RECOVERY_MANUAL_MIN_GAP_HOURS of the previous email unless `send_anyway` (then not
     within a minute). In the caller's transaction; returns how many were queued."""
     now = now or utcnow()
-    settings = (settings or RecoverySettings.from_config()).immediately()
+    settings = settings or RecoverySettings.from_config()
+    details = {"manual": True, **({"send_anyway": True} if send_anyway else {})}
     queued = 0
     # Later steps first: a cart moved on here matches no later step, so it gets one email.
     for step in range(settings.max_attempts, 0, -1):
-        due = and_(condition, due_condition(step, settings, now))
+        due = and_(condition, manual_condition(step, settings, now, send_anyway))
         ids = list(db.session.scalars(select(IncompleteOrder.id).where(due)))
         if ids:
-            queued += queue_step(ids, due, step, actor, now)
+            queued += queue_step(ids, due, step, actor, now, **details)
     return queued
+
+
+def on_message_finished(kind, message, status, at, **_):
+    """A recovery email left the outbox's queue: the cart's next step may be queued, timed
+    from now if it went out. Connected to `outbox_message_finished`."""
+    if kind != "recovery":
+        return
+    order_id, step = read_dedupe_key(message.dedupe_key)
+    values = {"recovery_queued_at": None}
+    if status in WENT_OUT:
+        values["recovery_last_sent_at"] = at
+    db.session.execute(
+        update(IncompleteOrder)
+        .where(IncompleteOrder.id == order_id, IncompleteOrder.recovery_attempts == step)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def pause(order, actor):
@@ -138,7 +181,10 @@ def attribute_conversion(order, incomplete_order_id):
     failed or withdrawn never reached the customer, so it recovered nothing.
     """
     attempts = db.session.scalars(
-        select(RecoveryAttempt).where(RecoveryAttempt.incomplete_order_id == incomplete_order_id)
+        select(RecoveryAttempt).where(
+            RecoveryAttempt.incomplete_order_id == incomplete_order_id,
+            RecoveryAttempt.skipped_for.is_(None),
+        )
     ).all()
     undelivered = set(
         db.session.scalars(

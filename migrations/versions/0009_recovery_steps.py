@@ -1,4 +1,12 @@
-"""Recovery steps: skipped ones recorded, timed from delivery
+"""Recovery steps: skipped ones recorded, each timed from the previous one's delivery
+
+A cart remembers while one of its recovery emails waits in the outbox
+(incomplete_orders.recovery_queued_at): no next step is queued until it went out, so steps
+arrive in order even when delivery stalls. recovery_last_sent_at now says when the last one
+went out, not when it was queued.
+
+recovery_attempts.skipped_for: a step that was not sent because a later one was already due
+(the scheduler was down, or the cart arrived late) names the step that went out instead.
 
 Revision ID: 0009
 Revises: 0008
@@ -6,8 +14,8 @@ Create Date: 2026-12-02 01:00:00
 
 """
 
-import sqlalchemy as sa  # noqa: F401
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0009"
@@ -17,8 +25,25 @@ depends_on = None
 
 
 def upgrade():
-    pass
+    with op.batch_alter_table("incomplete_orders") as batch:
+        batch.add_column(sa.Column("recovery_queued_at", sa.DateTime(), nullable=True))
+    with op.batch_alter_table("recovery_attempts") as batch:
+        batch.add_column(sa.Column("skipped_for", sa.Integer(), nullable=True))
+    # Carts whose recovery email is still in the outbox wait for it.
+    op.execute(
+        """
+        UPDATE incomplete_orders SET recovery_queued_at = recovery_last_sent_at
+        WHERE id IN (
+            SELECT record_id FROM outbox_messages
+            WHERE kind = 'recovery' AND record_type = 'incomplete_order'
+              AND status IN ('queued', 'sending')
+        )
+        """
+    )
 
 
 def downgrade():
-    pass
+    with op.batch_alter_table("recovery_attempts") as batch:
+        batch.drop_column("skipped_for")
+    with op.batch_alter_table("incomplete_orders") as batch:
+        batch.drop_column("recovery_queued_at")

@@ -21,11 +21,11 @@ RESTORE_LINK = re.compile(r"https?://[^\s\"']+/r/([^\s\"'/]+)")
 
 @pytest.fixture
 def due_cart(make_incomplete_order):
-    """A cart quiet for three days: its first recovery email is due."""
+    """A cart quiet for three hours: its first recovery email is due."""
     return make_incomplete_order(
         name="Mara Lindgren",
         email=CUSTOMER,
-        snapshot_at=utcnow() - timedelta(days=3),
+        snapshot_at=utcnow() - timedelta(hours=3),
         items=[
             ItemSnapshot("SKU-LAMP", "Brass desk lamp", 1, 8900),
             ItemSnapshot("SKU-MUG", "Stoneware mug", 2, 1450),
@@ -48,16 +48,21 @@ def test_agent_sends_the_next_step_now_and_reads_the_email_in_the_outbox(
     expect(steps.nth(0)).to_contain_text("Step 1")
     expect(steps.nth(0)).to_contain_text("Scheduled for")
 
-    recovery.get_by_role("button", name="Send next step now").click()
+    recovery.get_by_role("link", name="Send next step now").click()
+
+    # The confirm step says what goes to whom; the focus is on the way back.
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Send step 1 to {CUSTOMER} now?")
+    expect(page.get_by_text("No recovery email has gone to this cart yet.")).to_be_visible()
+    expect(page.get_by_role("link", name="Keep it as it is")).to_be_focused()
+    page.get_by_role("button", name="Send step 1").click()
 
     expect(page.get_by_role("status")).to_contain_text(
-        "Step 1 is in the outbox; it goes out with the next delivery run."
+        f"Step 1 is in the outbox for {CUSTOMER}; it goes out with the next delivery run."
     )
     expect(page).to_have_url(re.compile(rf"/incomplete-orders/{due_cart}#recovery$"))
-    expect(steps.nth(0)).to_contain_text("Sent")
-    expect(steps.nth(0)).to_contain_text("(queued)")
+    expect(steps.nth(0)).to_contain_text("waiting in the outbox")
     expect(steps.nth(1)).to_contain_text("Step 2")
-    expect(steps.nth(1)).to_contain_text("Scheduled for")
+    expect(steps.nth(1)).to_contain_text("Scheduled 23 hours after step 1 goes out")
 
     # Agents read the outbox: the email is there, queued, to be written when it goes out.
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Outbox").click()

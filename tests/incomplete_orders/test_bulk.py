@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import event, select
 
 from dashboard import bulk
+from dashboard.audit.models import AuditEvent
 from dashboard.extensions import db
 from dashboard.incomplete_orders.bulk import INCOMPLETE_ORDER_BULK, SEND_NEXT
 from dashboard.incomplete_orders.models import IncompleteOrder
@@ -73,15 +74,22 @@ def carts_for_send_next(app, make_incomplete_order, monkeypatch):
             snapshot_at=recent, email="bought@example.com"
         ),
         "every step sent": make(snapshot_at=recent),
-        "an email went out less than a minute ago": make(snapshot_at=recent),
+        "the previous email has not gone out yet": make(snapshot_at=recent),
+        "emailed in the last 12 hours (send anyway to include them)": make(snapshot_at=recent),
     }
     _set(app, held["recovery emails paused"], recovery_paused_at=now, recovery_paused_by="a@b.c")
     _set(app, held["every step sent"], recovery_attempts=3, recovery_last_sent_at=now)
     _set(
         app,
-        held["an email went out less than a minute ago"],
+        held["the previous email has not gone out yet"],
         recovery_attempts=1,
-        recovery_last_sent_at=now - timedelta(seconds=10),
+        recovery_queued_at=now - timedelta(minutes=3),
+    )
+    _set(
+        app,
+        held["emailed in the last 12 hours (send anyway to include them)"],
+        recovery_attempts=1,
+        recovery_last_sent_at=now - timedelta(hours=3),
     )
     with app.app_context():
         db.session.add(Suppression(email="gone@example.com"))
@@ -114,7 +122,7 @@ def test_send_next_confirm_counts_the_carts_it_sends_to_and_why_not_the_others(
 
     confirm = _post(client, action="send_next", **form)
     assert "Send the next recovery email to 2 incomplete orders?" in confirm.text
-    assert f"9 of the 11 {word} will stay as they are" in confirm.text
+    assert f"10 of the 12 {word} will stay as they are" in confirm.text
     assert _reasons(confirm.text) == dict.fromkeys(held, 1)
     assert list(_reasons(confirm.text)) == list(held)  # in the rules' order
     assert _queued(app) == []
@@ -122,10 +130,35 @@ def test_send_next_confirm_counts_the_carts_it_sends_to_and_why_not_the_others(
     done = _post(client, action="send_next", confirm="y", **form)
     assert _queued(app) == sorted(f"recovery:{i}:1" for i in due)
     message = client.get(done.headers["Location"]).text
-    assert "Queued the next recovery email for 2 incomplete orders. 9 left as they were:" in (
+    assert "Queued the next recovery email for 2 incomplete orders. 10 left as they were:" in (
         message
     )
     assert "1 no email address, 1 cart value below the minimum" in message
+
+
+def test_send_next_in_bulk_includes_recently_emailed_carts_only_when_asked(
+    app, client, login, carts_for_send_next
+):
+    login("agent")
+    due, held = carts_for_send_next
+    recent = held["emailed in the last 12 hours (send anyway to include them)"]
+    form = {"ids": [*due, *held.values()]}
+
+    confirm = _post(client, action="send_next", **form)
+    assert "Include the 1 emailed recently (send anyway)" in confirm.text
+    anyway = _post(client, action="send_next", send_anyway="y", **form)
+    assert "Send the next recovery email to 3 incomplete orders?" in anyway.text
+    assert 'name="send_anyway" value="y"' in anyway.text  # carried to the confirm
+    assert "The audit log records it." in anyway.text
+
+    _post(client, action="send_next", send_anyway="y", confirm="y", **form)
+    assert _queued(app) == sorted([*(f"recovery:{i}:1" for i in due), f"recovery:{recent}:2"])
+    with app.app_context():
+        events = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "recovery.send")
+        ).all()
+    assert {e.details["step"] for e in events} == {1, 2}  # one event per step queued
+    assert all(e.details["send_anyway"] is True and e.details["manual"] for e in events)
 
 
 def test_the_confirm_step_counts_in_one_query(app, carts_for_send_next):
@@ -134,7 +167,7 @@ def test_the_confirm_step_counts_in_one_query(app, carts_for_send_next):
     selection = bulk.Selection(IncompleteOrder.id.in_(ids), ids, "")
     with app.app_context(), _statements(db.engine) as seen:
         counts = bulk.count(INCOMPLETE_ORDER_BULK, SEND_NEXT, selection)
-    assert (counts.selected, counts.will_change, counts.staying) == (11, 2, 9)
+    assert (counts.selected, counts.will_change, counts.staying) == (12, 2, 10)
     assert len([s for s in seen if s.lstrip().upper().startswith("SELECT")]) == 1
 
 

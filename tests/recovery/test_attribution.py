@@ -27,6 +27,7 @@ def confirmation(shop, order_id):
 def test_staff_conversion_after_two_emails_and_a_click(app, client, shop, quiet_cart, smtp_server):
     cart_id, quiet = quiet_cart(email="ada@example.com", name="Ada")
     shop.run(quiet + hours(1))
+    shop.deliver(quiet + hours(1))
     shop.run(quiet + hours(24))
     shop.deliver(quiet + hours(24))
     text = smtp_server.messages[0].get_body(("plain",)).get_content()

@@ -40,26 +40,30 @@ def test_sent_steps_say_when_and_how_delivery_and_the_click_went(
     cart_id, quiet = quiet_cart()
     shop.run(quiet + hours(1))
     first, second, third = shop.ledger(cart_id, now=quiet + hours(2))
-    assert (first.state, first.at, first.delivery, first.clicked_at) == (
-        "sent",
-        quiet + hours(1),
-        "queued",
+    assert (first.state, first.at, first.delivery) == ("waiting", quiet + hours(1), "queued")
+    # The next steps are timed from when step 1 goes out, not from its queueing.
+    assert (second.state, second.at, second.reason) == (
+        "scheduled",
         None,
+        "23 hours after step 1 goes out",
     )
-    assert (second.state, second.at) == ("scheduled", quiet + hours(24))
-    assert (third.state, third.at) == ("scheduled", quiet + hours(72))
+    assert (third.state, third.reason) == ("scheduled", "71 hours after step 1 goes out")
 
-    shop.deliver(quiet + hours(1))
+    shop.deliver(quiet + hours(1.5))  # delivery took half an hour
     restore = smtp_server.messages[0].get_body(("plain",)).get_content()
     path = restore[restore.index("/r/") :].split()[0]
     assert client.get(path).status_code == 303
-    first = shop.ledger(cart_id, now=quiet + hours(2))[0]
-    assert first.delivery == "sent" and first.clicked_at is not None
+    first, second, third = shop.ledger(cart_id, now=quiet + hours(2))
+    assert (first.state, first.at, first.delivery) == ("sent", quiet + hours(1.5), "sent")
+    assert first.clicked_at is not None
+    assert (second.state, second.at) == ("scheduled", quiet + hours(24.5))
+    assert (third.state, third.at) == ("scheduled", quiet + hours(72.5))
 
 
 def test_the_schedule_is_what_the_runs_do_when_a_step_went_out_late(shop, quiet_cart):
     cart_id, quiet = quiet_cart(hours_ago=200)
     shop.run(quiet + hours(10))  # the scheduler was down for nine hours
+    shop.deliver(quiet + hours(10))
     _, second, third = shop.ledger(cart_id, now=quiet + hours(11))
     # Step 2 keeps its spacing (23 h) after step 1; step 3 its spacing (48 h) after step 2.
     assert (second.state, second.at) == ("scheduled", quiet + hours(33))
@@ -68,6 +72,7 @@ def test_the_schedule_is_what_the_runs_do_when_a_step_went_out_late(shop, quiet_
     minute = timedelta(minutes=1)
     assert shop.run(second.at - minute).sent == 0
     assert shop.run(second.at).by_step == {2: 1}
+    shop.deliver(second.at)
     assert shop.run(third.at - minute).sent == 0
     assert shop.run(third.at).by_step == {3: 1}
 
@@ -76,6 +81,7 @@ def test_all_steps_sent(shop, quiet_cart):
     cart_id, quiet = quiet_cart()
     for after in (1, 24, 72):
         shop.run(quiet + hours(after))
+        shop.deliver(quiet + hours(after))
     assert [(s.state, s.at) for s in shop.ledger(cart_id)] == [
         ("sent", quiet + hours(1)),
         ("sent", quiet + hours(24)),
@@ -83,9 +89,31 @@ def test_all_steps_sent(shop, quiet_cart):
     ]
 
 
+def test_overdue_steps_are_skipped_and_the_ledger_says_why(shop, quiet_cart):
+    """The scheduler was down (or the cart arrived late): only the latest due step goes
+    out; the earlier ones are recorded as skipped, before and after the run."""
+    cart_id, quiet = quiet_cart(hours_ago=200)
+    late = quiet + hours(30)  # steps 1 (1 h) and 2 (24 h) are both overdue
+    assert states(shop.ledger(cart_id, now=late)) == [
+        (1, "to_skip", None, "step 2 is already due"),
+        (2, "scheduled", late, None),
+        (3, "scheduled", late + hours(48), None),  # its spacing after step 2
+    ]
+    assert shop.run(late).by_step == {2: 1}
+    shop.deliver(late)
+    assert states(shop.ledger(cart_id, now=late)) == [
+        (1, "skipped", late, "step 2 was already due"),
+        (2, "sent", late, None),
+        (3, "scheduled", late + hours(48), None),
+    ]
+    assert [(a.step, a.skipped_for) for a in shop.steps(cart_id)] == [(1, 2), (2, None)]
+    assert [m.dedupe_key for m in shop.outbox(cart_id)] == [f"recovery:{cart_id}:2"]
+
+
 def test_an_unsubscribed_address_blocks_the_rest(app, client, shop, quiet_cart):
     cart_id, quiet = quiet_cart(email="ada@example.com")
     shop.run(quiet + hours(1))
+    shop.deliver(quiet + hours(1))
     with app.app_context():
         recovery.unsubscribe("ada@example.com", Actor("customer", None, "ada@example.com"))
         db.session.commit()
@@ -138,11 +166,16 @@ def test_the_detail_page_shows_the_ledger(app, client, login, shop, quiet_cart):
     cart_id, quiet = quiet_cart(hours_ago=5)
     shop.run(quiet + hours(1))
     with app.app_context():
-        sent = shop_time(quiet + hours(1))
-        due = shop_time(quiet + hours(24))
+        queued = shop_time(quiet + hours(1))
+        sent = shop_time(quiet + hours(2))
+        due = shop_time(quiet + hours(25))
     page = client.get(f"/incomplete-orders/{cart_id}")
     assert page.status_code == 200
-    assert f"Sent {sent}" in page.text and "(queued)" in page.text
+    assert f"Queued {queued}, waiting in the outbox" in page.text
+    assert "Scheduled 23 hours after step 1 goes out" in page.text
+    shop.deliver(quiet + hours(2))
+    page = client.get(f"/incomplete-orders/{cart_id}")
+    assert f"Sent {sent}" in page.text
     assert f"Scheduled for {due}" in page.text
     assert "Send next step now" in page.text and ">Pause<" in page.text
 

@@ -36,6 +36,7 @@ def test_a_click_is_recorded_on_its_step_and_redirects_to_the_cart(
 ):
     cart_id, quiet = quiet_cart(cart_id="cart-abc")
     shop.run(quiet + hours(1))
+    shop.deliver(quiet + hours(1))
     shop.run(quiet + hours(24))
     shop.deliver(quiet + hours(24))
     text = smtp_server.messages[1].get_body(("plain",)).get_content()  # step 2's email

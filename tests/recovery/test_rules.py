@@ -119,16 +119,38 @@ def test_an_email_queued_before_a_never_is_withdrawn_with_the_reason(app, shop, 
     assert message.status == "withdrawn" and message.last_error.startswith(reason)
 
 
-def test_sending_now_is_refused_twice_within_a_minute_and_says_so(app, shop, quiet_cart):
+def test_sending_now_waits_for_the_previous_email_then_the_manual_gap(app, shop, quiet_cart):
+    """A person's send: never while the previous email waits in the outbox, not within
+    RECOVERY_MANUAL_MIN_GAP_HOURS (12) of it unless "send anyway", and never twice in a
+    minute even then; the audit event says which."""
     cart_id, _ = quiet_cart()
-    with app.app_context():
-        assert service.queue_next_step_now(AGENT, IncompleteOrder.id == cart_id) == 1
-        db.session.commit()
-        assert service.queue_next_step_now(AGENT, IncompleteOrder.id == cart_id) == 0
-        order = db.session.get(IncompleteOrder, cart_id)
-        reason = why_not_now(order, RecoverySettings.from_config())
-        assert reason == "step 1 went out less than a minute ago"
-        db.session.rollback()
+
+    def send(now, send_anyway=False):
+        with app.app_context():
+            queued = service.queue_next_step_now(
+                AGENT, IncompleteOrder.id == cart_id, now=now, send_anyway=send_anyway
+            )
+            db.session.commit()
+            order = db.session.get(IncompleteOrder, cart_id)
+            reason = why_not_now(order, RecoverySettings.from_config(), now, send_anyway)
+            return queued, reason
+
+    now = utcnow()
+    assert send(now)[0] == 1
+    queued, reason = send(now + timedelta(seconds=5))
+    assert queued == 0 and reason.startswith("step 1 is waiting in the outbox (queued ")
+    shop.deliver(now + timedelta(minutes=1))
+
+    later = now + hours(3)
+    queued, reason = send(later)
+    assert queued == 0
+    assert reason.startswith("step 1 went out ") and reason.endswith("less than 12 hours ago")
+    assert send(now + timedelta(minutes=1, seconds=30), send_anyway=True)[0] == 0  # a minute
+    assert send(later, send_anyway=True)[0] == 1
+    assert [a.step for a in shop.steps(cart_id)] == [1, 2]
+    manual = [e.details for e in shop.events("recovery.send")]
+    assert manual[0].get("manual") and not manual[0].get("send_anyway")
+    assert manual[1] == {**manual[1], "manual": True, "send_anyway": True, "step": 2}
 
 
 def test_sending_now_only_flushes_the_request_commits(app, shop, quiet_cart):
@@ -144,7 +166,8 @@ def test_hours_after_shifts_the_whole_sequence(app):
     with app.test_request_context():
         settings = RecoverySettings.from_config(hours_after=100)
     assert settings.delays == (hours(100), hours(123), hours(171))
-    assert settings.spacing(2) == hours(23) and settings.spacing(3) == hours(48)
+    assert settings.spacing(1, 2) == hours(23) and settings.spacing(2, 3) == hours(48)
+    assert settings.spacing(1, 3) == hours(71)
 
 
 def test_with_hours_after_100_step_two_waits_its_spacing_after_step_one(app, shop, quiet_cart):
@@ -153,6 +176,7 @@ def test_with_hours_after_100_step_two_waits_its_spacing_after_step_one(app, sho
         settings = RecoverySettings.from_config(hours_after=100)
     now = utcnow()
     assert shop.run(now, settings=settings).by_step == {1: 1}
+    shop.deliver(now)
     # The next runs, minutes later, send nothing: step 2 comes 23 hours after step 1.
     for minutes in (5, 10, 60):
         assert shop.run(now + timedelta(minutes=minutes), settings=settings).sent == 0
@@ -206,7 +230,8 @@ def test_no_email_to_a_cart_last_active_more_than_the_window_ago(shop, quiet_car
     stale, _ = quiet_cart(hours_ago=24 * 7 + 1)
     assert shop.run(utcnow()).sent == 2
     assert [a.step for a in shop.steps(fresh)] == [1]
-    assert [a.step for a in shop.steps(week_old)] == [1]
+    # Found late: only the last step goes out, the earlier ones are skipped.
+    assert [(a.step, a.skipped_for) for a in shop.steps(week_old)] == [(1, 3), (2, 3), (3, None)]
     assert shop.steps(stale) == []
     (first, *_rest) = shop.ledger(stale)
     assert first.state == "blocked"

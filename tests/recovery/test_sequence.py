@@ -2,6 +2,7 @@
 cart's last activity, each delivered once to a real SMTP server, then nothing more."""
 
 import re
+from datetime import timedelta
 
 from dashboard.recovery.tokens import read_restore_token, read_unsubscribe_token
 from tests.factories import NOTHING, SETTINGS, hours
@@ -88,27 +89,66 @@ def test_three_steps_go_out_at_1_24_and_72_hours_then_nothing_more(
     assert len({message["Message-ID"] for message in smtp_server.messages}) == 3
 
 
-def test_a_cart_found_long_after_it_went_quiet_gets_one_step_per_run(shop, quiet_cart):
-    cart_id, quiet = quiet_cart(hours_ago=24 * 5)
-    late = quiet + hours(24 * 4)
-
-    assert shop.run(late).by_step == {1: 1}
-    assert shop.run(late).sent == 0
-    # Later steps keep their spacing after the previous email, not only after the activity.
-    assert shop.run(late + hours(23) - hours(1) / 60).sent == 0
-    assert shop.run(late + hours(23)).by_step == {2: 1}
-    assert shop.run(late + hours(23 + 48) - hours(1) / 60).sent == 0
-    assert shop.run(late + hours(23 + 48)).by_step == {3: 1}
-    assert [a.step for a in shop.steps(cart_id)] == [1, 2, 3]
-
-
-def test_a_first_delay_longer_than_the_second_still_sends_one_step_per_run(
-    app, shop, quiet_cart, monkeypatch
+def test_a_cart_found_long_after_it_went_quiet_gets_only_the_latest_due_step(
+    shop, quiet_cart, smtp_server
 ):
-    monkeypatch.setitem(app.config, "RECOVERY_DELAYS_HOURS", [30, 24, 72])
-    cart_id, quiet = quiet_cart(hours_ago=200)
-    assert shop.run(quiet + hours(30)).by_step == {1: 1}
-    assert [a.step for a in shop.steps(cart_id)] == [1]
+    """The scheduler was down for days, or the storefront reported the cart late: one
+    email, the latest step due, never a burst of every step in a row."""
+    cart_id, quiet = quiet_cart(hours_ago=24 * 5)
+    late = quiet + hours(30)  # steps 1 and 2 are overdue, step 3 is not due yet
+    assert shop.run(late).by_step == {2: 1}
+    assert shop.run(late).sent == 0
+    assert shop.deliver(late)["sent"] == 1
+    assert [m["Subject"] for m in smtp_server.messages] == [SUBJECTS[2]]
+    # Step 3 keeps its spacing after step 2 went out, not only after the activity.
+    assert shop.run(late + hours(48) - hours(1) / 60).sent == 0
+    assert shop.run(late + hours(48)).by_step == {3: 1}
+    assert [(a.step, a.skipped_for) for a in shop.steps(cart_id)] == [
+        (1, 2),
+        (2, None),
+        (3, None),
+    ]
+    assert [m.dedupe_key for m in shop.outbox(cart_id)] == [
+        f"recovery:{cart_id}:2",
+        f"recovery:{cart_id}:3",
+    ]
+    (event, _third) = shop.events("recovery.send")
+    assert (event.details["step"], event.details["skipped_steps"]) == (2, 1)
+
+
+def test_steps_wait_for_the_previous_email_to_go_out(shop, quiet_cart, smtp_server):
+    """With the mail server down, step 1 waits in the outbox; step 2 is not queued behind
+    it, and once step 1 goes out step 2 is timed from then: they arrive 1, 2, 3."""
+    cart_id, quiet = quiet_cart(hours_ago=24 * 5)
+    assert shop.run(quiet + hours(1)).by_step == {1: 1}
+    smtp_server.stop()
+    assert shop.deliver(quiet + hours(1))["retry"] == 1
+    for later in (24, 30):
+        assert shop.run(quiet + hours(later)).sent == 0  # step 1 still waits
+    smtp_server.start()
+    assert shop.deliver(quiet + hours(31))["sent"] == 1
+    assert shop.run(quiet + hours(31)).sent == 0
+    assert shop.run(quiet + hours(31 + 23)).by_step == {2: 1}
+    shop.deliver(quiet + hours(31 + 23))
+    assert shop.run(quiet + hours(31 + 23 + 48)).by_step == {3: 1}
+    shop.deliver(quiet + hours(31 + 23 + 48))
+    assert [m["Subject"] for m in smtp_server.messages] == [SUBJECTS[1], SUBJECTS[2], SUBJECTS[3]]
+
+
+def test_delays_in_minutes_and_days(app, shop, quiet_cart, monkeypatch, smtp_server):
+    monkeypatch.setitem(
+        app.config, "RECOVERY_DELAYS", [timedelta(minutes=30), hours(24), timedelta(days=3)]
+    )
+    cart_id, quiet = quiet_cart(hours_ago=24 * 5)
+    assert shop.run(quiet + timedelta(minutes=29)).sent == 0
+    assert shop.run(quiet + timedelta(minutes=30)).by_step == {1: 1}
+    shop.deliver(quiet + timedelta(minutes=30))
+    assert shop.run(quiet + hours(24) - timedelta(minutes=1)).sent == 0
+    assert shop.run(quiet + hours(24)).by_step == {2: 1}
+    shop.deliver(quiet + hours(24))
+    assert shop.run(quiet + timedelta(days=3)).by_step == {3: 1}
+    shop.deliver(quiet + timedelta(days=3))
+    assert len(smtp_server.messages) == 3
 
 
 def test_each_step_has_its_own_words_and_restore_link(app, shop, quiet_cart):
