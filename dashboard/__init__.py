@@ -98,8 +98,9 @@ def register_domains(app):
     from dashboard.incomplete_orders import jobs as incomplete_order_jobs
     from dashboard.outbox import jobs as outbox_jobs
     from dashboard.recovery import jobs as recovery_jobs
+    from dashboard.returns import jobs as return_jobs
 
-    for domain in (recovery_jobs, outbox_jobs, incomplete_order_jobs, analytics_jobs):
+    for domain in (recovery_jobs, outbox_jobs, incomplete_order_jobs, analytics_jobs, return_jobs):
         domain.register(app)
 
 

@@ -6,7 +6,9 @@ exported, never floats. How many places a currency has comes from CLDR through B
 """
 
 from decimal import Decimal
+from functools import lru_cache
 
+from babel import Locale
 from babel.numbers import (
     format_currency,
     format_decimal,
@@ -96,8 +98,15 @@ def format_money(minor_units, currency: str, locale: str = DEFAULT_LOCALE) -> st
     """An amount for people to read, as the locale writes it: €1,234.50, 1.234,50 €, JP¥1,200."""
     if minor_units is None:
         return ""
+    # Babel parses a locale name on every call; a list page shows hundreds of amounts.
+    locale = _locale(locale)
     text = format_currency(to_major(minor_units, currency), currency, locale=locale)
     return _space_after_letters(text, currency, locale)
+
+
+@lru_cache(maxsize=32)
+def _locale(name):
+    return Locale.parse(name)
 
 
 def _space_after_letters(text, currency, locale):

@@ -15,14 +15,13 @@ from dataclasses import asdict, dataclass
 
 from sqlalchemy import case, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from dashboard.audit.service import record, record_bulk
 from dashboard.extensions import db
 from dashboard.formatting import money, shop_time
 from dashboard.orders.models import Order
-from dashboard.returns.emails import queue_return_email
+from dashboard.returns.emails import queue_return_email, queue_return_emails
 from dashboard.returns.models import (
     MONEY_METHODS,
     REASONS,
@@ -629,6 +628,11 @@ class Difference:
     reasons: tuple
 
 
+def difference_for(request):
+    """How a completed request's refund differs from its estimate (None: it does not)."""
+    return _difference(request, request.refund_amount, request.refund_note)
+
+
 def _difference(request, amount, note):
     if request.refund_method == "replacement":
         return None
@@ -690,8 +694,9 @@ def overridable_rules():
 
 # --- many requests at once ------------------------------------------------------------
 # One conditional UPDATE moves every selected request still where the move starts (what
-# someone else moved meanwhile stays as it is), then the lines, the customer-visible
-# events and one audit event; each customer still gets their own email.
+# someone else moved meanwhile stays as it is), then one statement each for the lines, the
+# customer-visible events, the customers' emails (queued, written when they go out: see
+# emails.py) and one audit event. Nothing is read or written per request.
 
 BULK_CHUNK = 500
 
@@ -702,21 +707,18 @@ def _chunks(ids):
 
 
 def _bulk_move(condition, starts_from, values, *extra_conditions):
-    return (
-        db.session.execute(
-            update(ReturnRequest)
-            .where(condition, ReturnRequest.status.in_(starts_from), *extra_conditions)
-            .values(**values)
-            .returning(ReturnRequest.id)
-            .execution_options(synchronize_session=False)
-        )
-        .scalars()
-        .all()
-    )
+    """Move what `condition` selects; returns the moved (id, number, email) rows."""
+    return db.session.execute(
+        update(ReturnRequest)
+        .where(condition, ReturnRequest.status.in_(starts_from), *extra_conditions)
+        .values(**values)
+        .returning(ReturnRequest.id, ReturnRequest.number, ReturnRequest.email)
+        .execution_options(synchronize_session=False)
+    ).all()
 
 
-def _bulk_events_and_emails(ids, event, actor, note, now):
-    if not ids:
+def _bulk_events_and_emails(moved, event, actor, note, now):
+    if not moved:
         return
     db.session.execute(
         ReturnEvent.__table__.insert(),
@@ -729,21 +731,20 @@ def _bulk_events_and_emails(ids, event, actor, note, now):
                 "actor_label": actor.label,
                 "note": note,
             }
-            for request_id in ids
+            for request_id, _, _ in moved
         ],
     )
-    for chunk in _chunks(ids):
-        requests = db.session.scalars(
-            select(ReturnRequest)
-            .where(ReturnRequest.id.in_(chunk))
-            .options(
-                selectinload(ReturnRequest.lines).selectinload(ReturnLine.order_item),
-                selectinload(ReturnRequest.order).selectinload(Order.items),
-            )
-            .execution_options(populate_existing=True)
-        )
-        for request in requests:
-            _announce(request, event, actor)
+    queue_return_emails(moved, event, now)
+    if return_request_moved.receivers:
+        # Only read the requests when someone listens.
+        ids = [request_id for request_id, _, _ in moved]
+        for chunk in _chunks(ids):
+            for request in db.session.scalars(
+                select(ReturnRequest)
+                .where(ReturnRequest.id.in_(chunk))
+                .execution_options(populate_existing=True)
+            ):
+                return_request_moved.send(request, event=event, actor=actor)
 
 
 def bulk_approve(condition, actor, note, selection, *, now=None):
@@ -751,7 +752,7 @@ def bulk_approve(condition, actor, note, selection, *, now=None):
     note for every customer. Returns how many were approved."""
     now = now or utcnow()
     note = _clean_note(note)
-    ids = _bulk_move(
+    moved = _bulk_move(
         condition,
         ("pending",),
         {
@@ -763,6 +764,7 @@ def bulk_approve(condition, actor, note, selection, *, now=None):
             "ship_by_at": case((ReturnRequest.type == "refund", None), else_=ship_by_for(now)),
         },
     )
+    ids = [request_id for request_id, _, _ in moved]
     for chunk in _chunks(ids):
         db.session.execute(
             update(ReturnLine)
@@ -773,7 +775,7 @@ def bulk_approve(condition, actor, note, selection, *, now=None):
     record_bulk(
         actor, "return_request.bulk_approve", "return_request", ids, selection=selection, note=note
     )
-    _bulk_events_and_emails(ids, "approved", actor, note, now)
+    _bulk_events_and_emails(moved, "approved", actor, note, now)
     return len(ids)
 
 
@@ -786,7 +788,7 @@ def bulk_reject(condition, actor, reason, note, selection, *, now=None):
     note = _clean_note(
         note, required="Write a note for the customers: it is all they read about the rejection."
     )
-    ids = _bulk_move(
+    moved = _bulk_move(
         condition,
         ("pending",),
         {
@@ -797,6 +799,7 @@ def bulk_reject(condition, actor, reason, note, selection, *, now=None):
             "customer_note": note,
         },
     )
+    ids = [request_id for request_id, _, _ in moved]
     record_bulk(
         actor,
         "return_request.bulk_reject",
@@ -806,7 +809,7 @@ def bulk_reject(condition, actor, reason, note, selection, *, now=None):
         reason=reason,
         note=note,
     )
-    _bulk_events_and_emails(ids, "rejected", actor, note, now)
+    _bulk_events_and_emails(moved, "rejected", actor, note, now)
     return len(ids)
 
 
@@ -814,12 +817,13 @@ def bulk_receive(condition, actor, selection, *, now=None):
     """Mark the parcel of every approved return or exchange `condition` selects received in
     full and undamaged. Refund requests send nothing back and stay as they are."""
     now = now or utcnow()
-    ids = _bulk_move(
+    moved = _bulk_move(
         condition,
         ("approved",),
         {"status": "received", "received_at": now, "received_by": actor.label},
         ReturnRequest.type != "refund",
     )
+    ids = [request_id for request_id, _, _ in moved]
     for chunk in _chunks(ids):
         db.session.execute(
             update(ReturnLine)
@@ -828,5 +832,5 @@ def bulk_receive(condition, actor, selection, *, now=None):
             .execution_options(synchronize_session=False)
         )
     record_bulk(actor, "return_request.bulk_receive", "return_request", ids, selection=selection)
-    _bulk_events_and_emails(ids, "received", actor, None, now)
+    _bulk_events_and_emails(moved, "received", actor, None, now)
     return len(ids)

@@ -200,3 +200,43 @@ def test_a_move_sends_its_email_once(app, inbox, smtp_server):
         f"We received your return request {number}",
         f"Your return request {number} is approved",
     ]
+
+
+def test_a_bulk_move_queues_each_email_and_delivery_writes_the_same_one(app, inbox, smtp_server):
+    """Bulk approve and reject queue the customers' emails without content; delivery
+    writes each from the request, word for word what a single move would have sent."""
+    one_id, _ = request_in_shop(app)
+    bulk_id, bulk_number = request_in_shop(app)
+    reject_id, reject_number = request_in_shop(app)
+    inbox.latest()
+    note = "Please use the <prepaid> label."
+    move(app, one_id, lambda r: service.approve(r, AGENT, note=note))
+    single = inbox.latest()
+    with app.app_context():
+        approved = service.bulk_approve(ReturnRequest.id == bulk_id, AGENT, note, "ids")
+        rejected = service.bulk_reject(
+            ReturnRequest.id == reject_id, AGENT, "used_or_worn", "It was worn.", "ids"
+        )
+        db.session.commit()
+        queued = db.session.query(OutboxMessage).filter_by(status="queued").all()
+        assert (approved, rejected) == (1, 1)
+        assert sorted((m.subject, m.body_html) for m in queued) == [
+            (f"About your return request {reject_number}", None),
+            (f"Your return request {bulk_number} is approved", None),
+        ]
+        assert deliver_due()["sent"] == 2
+    by_subject = {m["Subject"]: m for m in smtp_server.messages[-2:]}
+    bulk = by_subject[f"Your return request {bulk_number} is approved"]
+    text = bulk.get_body(("plain",)).get_content()
+    with app.app_context():
+        one, other = (db.session.get(ReturnRequest, i) for i in (one_id, bulk_id))
+        expected = (
+            single[1]
+            .replace(one.number, other.number)
+            .replace(one.order.number, other.order.number)
+        )
+    assert text == expected and "Please use the <prepaid> label." in text
+    assert "&lt;prepaid&gt;" in bulk.get_body(("html",)).get_content()
+    reject = by_subject[f"About your return request {reject_number}"]
+    assert "It was worn." in reject.get_body(("plain",)).get_content()
+    assert "used" not in reject.get_body(("plain",)).get_content().lower()
