@@ -12,6 +12,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
+from dashboard.analytics.definitions import OUTCOME_LABELS
 from dashboard.forms import FilterForm, amount_range, options, sensible_date
 from dashboard.incomplete_orders.models import STAGE_LABELS, STATUS_LABELS
 from dashboard.incomplete_orders.queries import INCOMPLETE_ORDER_SORTS
@@ -50,6 +51,17 @@ class IncompleteOrderFilterForm(FilterForm):
     unsubscribed = BooleanField("Unsubscribed")
     clicked = BooleanField("Clicked an email")
     has_notes = BooleanField("Has notes")
+    # The analytics' words (dashboard.analytics.definitions): a count on /analytics/ opens
+    # the list with these, and the list's count is the same number.
+    abandoned_from = DateField("Abandoned from", validators=[Optional(), sensible_date])
+    abandoned_to = DateField("Abandoned to", validators=[Optional(), sensible_date])
+    outcome = SelectField(
+        "Outcome",
+        choices=options([("", "Any outcome"), *OUTCOME_LABELS.items()]),
+        default="",
+    )
+    recoverable = BooleanField("Recoverable")
+    emailed = BooleanField("Emailed")
     min_value = DecimalField(
         "Value from",
         places=2,
@@ -89,6 +101,10 @@ class IncompleteOrderFilterForm(FilterForm):
     def validate_created_to(self, field):
         if field.data and self.created_from.data and field.data < self.created_from.data:
             raise ValidationError("Must not be before “Created from”.")
+
+    def validate_abandoned_to(self, field):
+        if field.data and self.abandoned_from.data and field.data < self.abandoned_from.data:
+            raise ValidationError("Must not be before “Abandoned from”.")
 
     def validate_active_to(self, field):
         if field.data and self.active_from.data and field.data < self.active_from.data:

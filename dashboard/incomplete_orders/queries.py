@@ -8,6 +8,7 @@ from decimal import Decimal
 from sqlalchemy import and_, exists, func, select, true
 
 from dashboard import listing
+from dashboard.analytics import definitions as analytics
 from dashboard.extensions import db
 from dashboard.incomplete_orders.models import IncompleteOrder, IncompleteOrderNote
 from dashboard.incomplete_orders.search import search_condition
@@ -79,9 +80,11 @@ def filter_conditions(filters):
         conditions.append(IncompleteOrder.subtotal >= _minor_units(f["min_value"]))
     if f.get("max_value") is not None:
         conditions.append(IncompleteOrder.subtotal <= _minor_units(f["max_value"]))
+    conditions += _analytics_conditions(f)
     for name, column in (
         ("created", IncompleteOrder.created_at),
         ("active", IncompleteOrder.last_activity_at),
+        ("abandoned", IncompleteOrder.abandoned_at),
     ):
         if f.get(f"{name}_from"):
             conditions.append(column >= shop_day_start_utc(f[f"{name}_from"]))
@@ -90,6 +93,22 @@ def filter_conditions(filters):
     if f.get("q"):
         dialect = db.session.get_bind().dialect.name
         conditions.append(search_condition(dialect, IncompleteOrder.id, f["q"]))
+    return conditions
+
+
+def _analytics_conditions(f):
+    """The analytics' definitions as filters: an outcome is one of an abandoned cart."""
+    wanted = [f.get("outcome"), f.get("recoverable"), f.get("emailed")]
+    if not any(wanted):
+        return []
+    settings = analytics.AnalyticsSettings.from_config()
+    conditions = [IncompleteOrder.abandoned_at.is_not(None)]
+    if f.get("outcome"):
+        conditions.append(analytics.outcome_condition(f["outcome"], settings))
+    if f.get("recoverable"):
+        conditions.append(analytics.recoverable(settings))
+    if f.get("emailed"):
+        conditions.append(analytics.emailed())
     return conditions
 
 

@@ -142,3 +142,23 @@ def test_the_steps_csv(client, login, rolled_up):
         ("2", "1", "0", "0", "0", "0"),
     ]
     assert rows[0]["recovered_revenue_minor"] == "6490" and rows[0]["recovered_revenue"] == "64.90"
+
+
+def list_count(client, href):
+    """The number the list opened by `href` says it holds."""
+    path, _, query = href.replace("&amp;", "&").partition("?")
+    assert path == "/incomplete-orders/"
+    html = client.get(f"/incomplete-orders/count?{query}").text
+    match = re.search(r'data-count-text="([^"]*)"', html)
+    assert match, html
+    return int(re.sub(r"\D", "", match.group(1)) or 0)
+
+
+@pytest.mark.parametrize("name", ["summary", "funnel", "days"])
+def test_every_count_opens_the_list_that_holds_exactly_those_carts(client, login, rolled_up, name):
+    login("viewer")
+    html = section(client, name)
+    links = re.findall(r'class="count-link tabular" href="([^"]+)">([\d,]+)<', html)
+    assert len(links) >= 2
+    for href, shown in links:
+        assert list_count(client, href) == int(shown.replace(",", "")), href
