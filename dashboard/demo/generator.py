@@ -558,8 +558,10 @@ class DemoReturns:
         rng, now = self.rng, self.now
         stamps = {}
         decided = submitted + timedelta(minutes=rng.randrange(60, 60 * 60))
-        # A few wait for longer than they should: the desk's overdue decisions.
-        forgotten = rng.random() < 0.3 and now - submitted < timedelta(days=21)
+        # The desk is behind on this month's requests: many still wait for a decision, some
+        # well past the decision SLA (the desk's overdue ones). About one request in
+        # fourteen is pending, so the queue the desk opens on has work in it.
+        forgotten = rng.random() < 0.55 and now - submitted < timedelta(days=30)
         if decided > now or forgotten:
             if rng.random() < 0.05:
                 at = min(submitted + timedelta(hours=rng.randrange(1, 24)), now)
