@@ -150,10 +150,25 @@ def _items_words(items):
     return ", ".join(f"{qty} × {name}" for name, qty in items)
 
 
-def change_lines(details, currency):
+def change_title(details):
+    """What a snapshot did, in a few words: the stage it moved to, else what it changed."""
+    if details.get("stage"):
+        before, after = details["stage"]
+        if before is not None:
+            return (
+                f"Moved from {STAGE_LABELS.get(before, before)} to {STAGE_LABELS.get(after, after)}"
+            )
+    if any(key in details for key in ("added", "removed", "quantity", "price", "renamed")):
+        return "Changed the items" + (" and contact details" if "contact" in details else "")
+    if "contact" in details:
+        return "Changed contact details"
+    return action_label("incomplete_order.update")
+
+
+def change_lines(details, currency, titled=False):
     """A snapshot event's details as sentences an agent reads."""
     lines = []
-    if "stage" in details:
+    if "stage" in details and not (titled and details["stage"][0] is not None):
         before, after = details["stage"]
         if before is None:
             lines.append(f"Started at {STAGE_LABELS.get(after, after)}")
@@ -203,6 +218,7 @@ class TimelineEntry:
     details: dict | None = None
     lines: list = field(default_factory=list)
     order_link: tuple | None = None  # (order id, number) of a conversion
+    seq: int = 0  # the order in which entries at the same moment were recorded
 
 
 class Timeline(list):
@@ -312,6 +328,8 @@ def _recovery_entries(order, queued_by):
                     who("customer", order.email),
                 )
             )
+    for n, entry in enumerate(entries):  # recorded in this order: step by step, as it went
+        entry.seq = n
     return entries
 
 
@@ -371,6 +389,7 @@ def _audit_entry(event, notes):
         title=action_label(action),
         actor=who(event.actor_type, event.actor_label),
         details=details,
+        seq=event.id,
     )
     if action == "incomplete_order.note":
         entry.kind = "note"
@@ -429,7 +448,7 @@ def timeline(order, limit=None):
     told_by_cart_events = set()
     entries = Timeline()
     started = False
-    for event in cart_events:
+    for event in reversed(cart_events):
         details = event.details
         told_by_cart_events.add(details.get("audit"))
         by = details.get("by") or ["api_key", "storefront"]
@@ -451,6 +470,7 @@ def timeline(order, limit=None):
                     action_label("incomplete_order.create"),
                     actor,
                     lines=lines,
+                    seq=event.id,
                 )
             )
         else:
@@ -458,9 +478,10 @@ def timeline(order, limit=None):
                 TimelineEntry(
                     event.at,
                     "storefront",
-                    action_label("incomplete_order.update"),
+                    change_title(details),
                     actor,
-                    lines=change_lines(details, order.currency),
+                    lines=change_lines(details, order.currency, titled=True),
+                    seq=event.id,
                 )
             )
     queued_by = {}  # step -> the audit event that queued it
@@ -505,7 +526,9 @@ def timeline(order, limit=None):
         entries.append(
             TimelineEntry(at=order.created_at, kind="started", title="Customer started the cart")
         )
-    entries.sort(key=lambda e: e.at, reverse=True)
+    # Newest first; among entries at the same moment, the one recorded later comes first
+    # (queued before withdrawn, skipped before the step that went instead).
+    entries.sort(key=lambda e: (e.at, e.seq), reverse=True)
     if len(entries) > limit:
         del entries[limit:]
         truncated = True

@@ -100,7 +100,8 @@ def test_each_snapshot_that_changed_something_reads_in_words(app, client, login,
     assert "Name changed from Ada Lovelace to Ada King" in contact
     # Newest first; the storefront's own audit events are not told twice.
     assert texts.index(contact) < texts.index(changed) < texts.index(started)
-    assert sum("Cart updated by the storefront" in t for t in texts) == 2
+    assert "Changed the items and contact details" in contact
+    assert sum("Customer, via Storefront (API key)" in t for t in texts) == 3
     assert sum("Cart received from the storefront" in t for t in texts) == 1
 
 
@@ -153,6 +154,8 @@ def test_recovery_emails_queued_sent_clicked_withdrawn_with_who(
     )
     withdrawn = entry(page, "Recovery email step 2 withdrawn before it went out: paused by")
     assert "agent@example.com" in withdrawn
+    texts = entries(page)  # at the same moment: what happened later reads first
+    assert texts.index(withdrawn) < texts.index(entry(page, "Recovery email step 2 queued for"))
     assert "agent@example.com" in entry(page, "Recovery emails paused")
     assert "agent@example.com" in entry(page, "Recovery emails resumed")
 
