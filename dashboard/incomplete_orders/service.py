@@ -17,7 +17,7 @@ from dashboard.incomplete_orders.models import (
     IncompleteOrderItem,
     IncompleteOrderNote,
 )
-from dashboard.incomplete_orders.timeline import cart_event, created_with, snapshot_changes
+from dashboard.incomplete_orders.timeline import created_with, record_cart_event, snapshot_changes
 from dashboard.line_items import ItemSnapshot
 from dashboard.timeutil import utcnow
 from dashboard.transaction import DomainError
@@ -94,7 +94,7 @@ def apply_snapshot(snapshot, actor):
                 items=order.item_count,
                 subtotal=order.subtotal,
             )
-            db.session.add(cart_event(order, "created", created_with(snapshot), actor, event))
+            record_cart_event(order, "created", created_with(snapshot), actor, event)
             return order, "created"
 
     if order.status in ("converted", "cancelled"):
@@ -127,7 +127,7 @@ def apply_snapshot(snapshot, actor):
         subtotal=order.subtotal,
         stage=order.stage,
     )
-    db.session.add(cart_event(order, "changed", changes, actor, event))
+    record_cart_event(order, "changed", changes, actor, event)
     return order, "updated"
 
 

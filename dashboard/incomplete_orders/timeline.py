@@ -6,7 +6,7 @@ the list it was opened from.
 Every read here is a bounded number of queries, whatever the length of the history: each
 source is read once, newest first and capped, and merged in Python.
 
-The snapshot side lives here too (`snapshot_changes`, `cart_event`): the upsert records
+The snapshot side lives here too (`snapshot_changes`, `record_cart_event`): the upsert records
 what a snapshot changed as it applies it, since afterwards the previous content is gone.
 """
 
@@ -134,15 +134,19 @@ def snapshot_changes(order, snapshot):
     return changes
 
 
-def cart_event(order, kind, details, actor, audit_event):
-    """The row recording one snapshot's changes; `audit_event` is the upsert's own, which the
-    timeline then leaves out (this row says more)."""
+def record_cart_event(order, kind, details, actor, audit_event):
+    """Write the row recording one snapshot's changes: one INSERT, straight to the table (no
+    object for the session to track). `audit_event` is the upsert's own, which the timeline
+    then leaves out: this row says more."""
     details = {**details, "by": [actor.kind, actor.label], "audit": audit_event.id}
-    return IncompleteOrderEvent(
-        incomplete_order_id=order.id,
-        at=order.last_activity_at,
-        kind=kind,
-        details_json=json.dumps(details, sort_keys=True, default=str),
+    db.session.execute(
+        IncompleteOrderEvent.__table__.insert(),
+        {
+            "incomplete_order_id": order.id,
+            "at": order.last_activity_at,
+            "kind": kind,
+            "details_json": json.dumps(details, sort_keys=True, default=str),
+        },
     )
 
 
@@ -524,7 +528,12 @@ def timeline(order, limit=None):
     truncated = len(events) > limit or len(cart_events) > limit
     if not started and not truncated:
         entries.append(
-            TimelineEntry(at=order.created_at, kind="started", title="Customer started the cart")
+            TimelineEntry(
+                at=order.created_at,
+                kind="started",
+                title="Customer started the cart",
+                actor="Customer, via the storefront",
+            )
         )
     # Newest first; among entries at the same moment, the one recorded later comes first
     # (queued before withdrawn, skipped before the step that went instead).
