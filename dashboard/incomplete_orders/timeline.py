@@ -414,7 +414,12 @@ def _audit_entry(event, notes):
             entry.lines.append(f"Together with {number(count - 1)} other carts")
     elif action in ("recovery.unsubscribe", "recovery.resubscribe"):
         entry.kind = "customer"
-        entry.lines.append(f"For {details.get('email', 'this address')}: every cart of it")
+        address = details.get("email", "this address")
+        entry.lines.append(
+            f"No recovery emails to {address}, for any of its carts"
+            if action == "recovery.unsubscribe"
+            else f"Recovery emails to {address} may go out again"
+        )
     elif action in SNAPSHOT_ACTIONS:  # from before the cart's events were recorded
         entry.kind = "storefront"
         if "subtotal" in details and "items" in details:
@@ -511,7 +516,7 @@ def timeline(order, limit=None):
                     "customer",
                     action_label("recovery.unsubscribe"),
                     who("customer", order.email),
-                    lines=[f"For {order.email}: every cart of it"],
+                    lines=[f"No recovery emails to {order.email}, for any of its carts"],
                 )
             )
     if not converted and order.status == "converted" and order.converted_order is not None:

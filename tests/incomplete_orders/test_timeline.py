@@ -188,6 +188,8 @@ def test_unsubscribe_and_resubscribe_from_the_email_links(app, client, login, ca
     gone = entry(page, "Customer unsubscribed")
     back = entry(page, "Customer asked for reminders again")
     assert "Customer (ada@example.com)" in gone and "Customer (ada@example.com)" in back
+    assert "No recovery emails to ada@example.com, for any of its carts" in gone
+    assert "Recovery emails to ada@example.com may go out again" in back
     assert texts.index(back) < texts.index(gone)
 
 
