@@ -105,3 +105,32 @@ def steps_csv(reports):
             )
 
     return stream_csv(_filename("steps", reports), header, rows())
+
+
+ABANDONMENT_BY = ("stage", "value_band", "customer", "weekday_hour", "sku")
+
+
+def abandonment_csv(reports, by):
+    if by == "weekday_hour":
+        heat = reports.weekday_hours()
+        header = ["weekday", "hour", "abandoned"]
+        rows = (
+            (name, hour, heat["grid"][index][hour])
+            for index, name in enumerate(heat["weekdays"])
+            for hour in range(24)
+        )
+    elif by == "sku":
+        header = ["sku", "name", "carts", "units", "recovered"]
+        rows = (
+            (r["sku"], r["name"], r["carts"], r["units"], r["recovered"])
+            for r in reports.top_skus(limit=100)
+        )
+    else:
+        header = [by, "label", "abandoned", "recovered"]
+        report = {
+            "stage": reports.by_stage,
+            "value_band": reports.by_value_band,
+            "customer": reports.by_customer,
+        }[by]
+        rows = ((r["value"], r["label"], r["abandoned"], r["recovered"]) for r in report())
+    return stream_csv(_filename(f"abandonment-{by}", reports), header, rows)

@@ -22,7 +22,7 @@ from dashboard.analytics.days import (
 )
 from dashboard.analytics.models import HourDay, RecoveryDay, RolledDay, StepDay
 from dashboard.extensions import db
-from dashboard.incomplete_orders.models import IncompleteOrder
+from dashboard.incomplete_orders.models import IncompleteOrder, IncompleteOrderItem
 from dashboard.orders.models import Order
 from dashboard.outbox.models import WENT_OUT, OutboxMessage
 from dashboard.recovery.models import RecoveryAttempt, Suppression
@@ -285,3 +285,27 @@ def read_range(kind, first, last, settings, stage, groupings, today):
             )
             target.add(row, counts, money)
     return breakdown
+
+
+def top_skus(first, last, settings, stage=None, limit=10):
+    """The SKUs in most carts abandoned first..last, with how many of those carts were
+    recovered. Counted live from the carts' lines (no rollup: SKUs come and go)."""
+    start, end = day_bounds(first, last)
+    item = IncompleteOrderItem
+    carts = func.count(func.distinct(item.incomplete_order_id))
+    stmt = (
+        select(
+            item.sku.label("sku"),
+            func.max(item.name).label("name"),
+            carts.label("carts"),
+            func.coalesce(func.sum(item.quantity), 0).label("units"),
+            func.count(func.distinct(case((d.recovered(settings), c.id)))).label("recovered"),
+        )
+        .select_from(c)
+        .join(item, item.incomplete_order_id == c.id)
+        .where(d.abandoned_between(start, end), *_stage(stage))
+        .group_by(item.sku)
+        .order_by(carts.desc(), item.sku)
+        .limit(limit)
+    )
+    return [dict(row) for row in db.session.execute(stmt).mappings()]

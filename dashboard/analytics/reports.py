@@ -6,8 +6,10 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from dashboard.analytics import definitions as d
+from dashboard.analytics import queries
 from dashboard.analytics.days import days_between, shop_today
 from dashboard.analytics.queries import read_range
+from dashboard.incomplete_orders.models import STAGE_LABELS
 from dashboard.timeutil import utcnow
 
 PRESETS = (
@@ -77,7 +79,64 @@ def today():
     return shop_today(utcnow())
 
 
-class Reports:
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def _pattern_rows(per_value, labels):
+    rows = []
+    for value, label in labels:
+        t = per_value.get((value,))
+        abandoned = t["abandoned"] if t else 0
+        recovered = t["recovered"] if t else 0
+        rows.append(
+            {
+                "value": value,
+                "label": label,
+                "abandoned": abandoned,
+                "recovered": recovered,
+                "rate": rate(recovered, abandoned),
+            }
+        )
+    return rows
+
+
+class PatternReports:
+    """Abandonment patterns, a mixin of Reports (kept apart to keep each part short)."""
+
+    def by_stage(self):
+        per = self.read("recovery", [("stage",)]).by[("stage",)]
+        return _pattern_rows(per, STAGE_LABELS.items())
+
+    def by_value_band(self):
+        per = self.read("recovery", [("value_band",)]).by[("value_band",)]
+        bands = range(len(d.VALUE_BANDS) + 1)
+        return _pattern_rows(
+            per, [(b, d.value_band_label(b, self.settings.currency)) for b in bands]
+        )
+
+    def by_customer(self):
+        per = self.read("recovery", [("customer",)]).by[("customer",)]
+        return _pattern_rows(per, [("guest", "Guests"), ("registered", "Registered customers")])
+
+    def weekday_hours(self):
+        """[weekday][hour] abandoned carts, Monday first, hours of the shop's clock."""
+        per = self.read("hours", [("day", "hour")]).by[("day", "hour")]
+        grid = [[0] * 24 for _ in WEEKDAYS]
+        for (day, hour), t in per.items():
+            grid[day.weekday()][int(hour)] += t["abandoned"]
+        peak = max((n for row in grid for n in row), default=0)
+        return {"grid": grid, "peak": peak, "weekdays": WEEKDAYS, "hours": list(range(24))}
+
+    def top_skus(self, limit=10):
+        rows = queries.top_skus(
+            self.range.first, self.range.last, self.settings, self.range.stage, limit
+        )
+        for row in rows:
+            row["rate"] = rate(row["recovered"], row["carts"])
+        return rows
+
+
+class Reports(PatternReports):
     """The figures of one range, read once per kind and shared by the sections."""
 
     def __init__(self, range_, settings=None, now=None):

@@ -1,7 +1,7 @@
 """/analytics/: the page, its report sections (each an htmx fragment of its own) and the
 CSVs for finance. Thin: parse the range, build the report, render."""
 
-from flask import Blueprint, render_template, request, url_for
+from flask import Blueprint, abort, render_template, request, url_for
 
 from dashboard.analytics import exports
 from dashboard.analytics.forms import AnalyticsFilterForm
@@ -16,6 +16,7 @@ SECTIONS = {
     "funnel": "Recovery funnel",
     "days": "By day",
     "steps": "Per recovery email",
+    "patterns": "Abandonment patterns",
 }
 
 
@@ -48,7 +49,7 @@ def page():
     )
 
 
-@bp.get("/sections/<any(summary, funnel, days, steps):name>")
+@bp.get("/sections/<any(summary, funnel, days, steps, patterns):name>")
 @role_required("viewer")
 def section(name):
     form, reports = _reports()
@@ -70,3 +71,13 @@ def recovery_csv():
 def steps_csv():
     _, reports = _reports()
     return exports.steps_csv(reports)
+
+
+@bp.get("/abandonment.csv")
+@role_required("viewer")
+def abandonment_csv():
+    _, reports = _reports()
+    by = request.args.get("by", "stage")
+    if by not in exports.ABANDONMENT_BY:
+        abort(404)
+    return exports.abandonment_csv(reports, by)

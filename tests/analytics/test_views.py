@@ -162,3 +162,40 @@ def test_every_count_opens_the_list_that_holds_exactly_those_carts(client, login
     assert len(links) >= 2
     for href, shown in links:
         assert list_count(client, href) == int(shown.replace(",", "")), href
+
+
+def test_abandonment_patterns_and_their_csvs(client, login, rolled_up):
+    login("viewer")
+    html = section(client, "patterns")
+    customer = html[html.index('data-pattern="customer"') :].split("</table>")[0]
+    # Guests: A1, A3, B1, B2 (one recovered); registered: A2, C1.
+    assert "Guests 4 1 25.0%" in text(customer)
+    assert "Registered customers 2 0 0.0%" in text(customer)
+    rows = list(
+        csv.DictReader(
+            io.StringIO(
+                client.get(
+                    "/analytics/abandonment.csv", query_string={**RANGE, "by": "value_band"}
+                ).text
+            )
+        )
+    )
+    assert [(r["label"], r["abandoned"]) for r in rows][:3] == [
+        ("under 25 EUR", "2"),  # A3 and C1, 5 EUR each
+        ("25–50 EUR", "0"),
+        ("50–100 EUR", "4"),
+    ]
+    heat = list(
+        csv.DictReader(
+            io.StringIO(
+                client.get(
+                    "/analytics/abandonment.csv", query_string={**RANGE, "by": "weekday_hour"}
+                ).text
+            )
+        )
+    )
+    # A1 counted at 23:30 on a Saturday, shop time.
+    assert {"weekday": "Sat", "hour": "23", "abandoned": "1"} in heat
+    assert client.get("/analytics/abandonment.csv", query_string={"by": "nope"}).status_code == 404
+    skus = client.get("/analytics/abandonment.csv", query_string={**RANGE, "by": "sku"}).text
+    assert "SKU-1,Linen shirt,6,6,1" in skus
