@@ -96,7 +96,7 @@ def test_an_email_shows_its_html_sandboxed_its_text_attempts_and_last_error(
     assert "sandbox" in iframe and iframe["sandbox"] in ("", None)  # nothing allowed
     assert iframe["srcdoc"] == message.body_html
     assert "Return to my cart" in iframe["srcdoc"]
-    assert "you left these items in your cart" in page.text  # the text version
+    assert "You left a few things in your cart" in page.text  # the text version
     assert "<dt>Attempts</dt><dd>3</dd>" in page.text
     assert "550 no such user" in page.text
     assert message.dedupe_key in page.text

@@ -158,8 +158,8 @@ def test_each_step_has_its_own_words_and_restore_link(app, shop, quiet_cart):
         shop.deliver(quiet + hours(after))
     rows = shop.outbox(cart_id)
     assert [m.subject for m in rows] == [SUBJECTS[1], SUBJECTS[2], SUBJECTS[3]]
-    assert "you left these items in your cart" in rows[0].body_text
-    assert "this is our last reminder" in rows[2].body_text
+    assert "You left a few things in your cart" in rows[0].body_text
+    assert "This is our last reminder" in rows[2].body_text
     with app.app_context():
         # Each restore link names its step, so a click is credited to the email it came in.
         targets = [read_restore_token(link(m.body_text, "r").rpartition("/")[2]) for m in rows]
