@@ -2,12 +2,13 @@
 return:<request id>:<event>: a move happens once, and so does its email. Templates:
 templates/emails/return_<event>.txt and .html.
 
-A move of one request writes its email in the move's transaction, so the request's
-timeline shows what the customer reads at once. A bulk move of hundreds only queues the
-rows (recipient and subject) in one statement; delivery writes each email when it goes out
-(`render_batch`, the outbox's renderer for kind "return"), from the same templates and the
-same context, read from the request: its lines, notes and refund do not change once the
-move is made.
+A move queues the email's row (recipient and subject) in its transaction, one statement
+for a bulk move of hundreds; delivery writes each email when it goes out (`render_batch`,
+the outbox's renderer for kind "return"), and the outbox shows how a queued one reads
+meanwhile. Everything an email says is read back from the request: its lines, its notes
+and its refund do not change once the move is made, and the estimate counts the
+quantities of the move it announces (`ESTIMATE_BASIS`), so a late delivery says what an
+immediate one would have.
 """
 
 import logging
@@ -84,24 +85,10 @@ def return_email(request, event, **context):
     )
 
 
-def queue_return_email(request, event, **context):
-    """Write the email telling the customer about `event`; a second call for the same
-    request and event writes nothing. Returns whether it was written."""
-    content = return_email(request, event, **context)
-    written = insert_ignoring_duplicates(
-        [
-            outbox_row(
-                KIND,
-                return_dedupe_key(request.id, event),
-                request.email,
-                content.subject,
-                content.body_text,
-                content.body_html,
-                record=("return_request", request.id),
-            )
-        ]
-    )
-    return bool(written)
+def queue_return_email(request, event):
+    """Queue the email telling the customer about `event`; a second call for the same
+    request and event queues nothing. Returns whether it was queued."""
+    return bool(queue_return_emails([(request.id, request.number, request.email)], event))
 
 
 def queue_return_emails(moved, event, now=None):

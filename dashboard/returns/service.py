@@ -3,8 +3,9 @@ decided, received and completed at the desk, cancelled by the customer or staff.
 
 Every move happens once, whatever races: a conditional UPDATE (… WHERE status IN …) that
 updates no row lost, and the loser is told who won and when ("already approved by … at …").
-Each move writes a customer-visible event, an audit event and the customer's email (in the
-outbox, dedupe key return:<id>:<event>), and sends `return_request_moved`.
+Each move writes a customer-visible event, an audit event and queues the customer's email
+(in the outbox, dedupe key return:<id>:<event>; written when it goes out, see emails.py),
+and sends `return_request_moved`.
 
 Functions here flush; the caller commits (dashboard.transaction.committed).
 """
@@ -141,8 +142,8 @@ def _event(request, event, actor, note, now):
     )
 
 
-def _announce(request, event, actor, **email_context):
-    queue_return_email(request, event, **email_context)
+def _announce(request, event, actor):
+    queue_return_email(request, event)
     return_request_moved.send(request, event=event, actor=actor)
 
 
@@ -597,7 +598,7 @@ def complete(request, actor, *, method, reference=None, amount=None, note=None, 
         reference=reference,
         note=note,
     )
-    _announce(request, "completed", actor, difference=_difference(request, amount, note))
+    _announce(request, "completed", actor)
     return request
 
 
@@ -673,7 +674,7 @@ def cancel(request, actor, note=None, *, by_customer=False, now=None):
         by_customer=by_customer,
         note=note,
     )
-    _announce(request, "cancelled", actor, by_customer=by_customer, note=note)
+    _announce(request, "cancelled", actor)
     return request
 
 

@@ -75,9 +75,11 @@ def test_agent_approves_part_receives_one_damaged_completes_and_reads_the_emails
     expect(page.get_by_role("group", name="The parcel arrived")).to_be_visible()
 
     # The parcel: the shirt as approved, the mug broken.
-    page.get_by_label("damaged").last.fill("1")
+    page.get_by_label("damaged", exact=True).last.fill("1")
     page.get_by_role("button", name="Mark received").click()
     expect(page.locator("body")).to_contain_text(f"The parcel for {number} is marked received.")
+    mug = page.locator("table.return-lines tbody tr", has_text="MUG-SND").first
+    expect(mug.locator("td").nth(4)).to_have_text("1")  # damaged
     expect(page.get_by_role("group", name="Record the refund")).to_be_visible()
     expect(page.locator("#actions")).to_contain_text("€35.00")
 
@@ -93,11 +95,11 @@ def test_agent_approves_part_receives_one_damaged_completes_and_reads_the_emails
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Outbox").click()
     rows = page.locator("tbody tr", has_text=CUSTOMER)
     expect(rows).to_have_count(4)
-    rows.filter(has_text="approved").get_by_role("link").first.click()
+    page.get_by_role("link", name=f"Your return request {number} is approved").click()
     approved = page.frame_locator("iframe.email-preview")
     expect(approved.get_by_text("One shirt is from a sale and stays with you.")).to_be_visible()
     page.go_back()
-    rows.filter(has_text="complete").get_by_role("link").first.click()
+    page.get_by_role("link", name=f"Your return {number} is complete").click()
     expect(page.locator("pre.email-text")).to_contain_text("€35.00")
     expect(page.locator("pre.email-text")).to_contain_text("re_7001")
 

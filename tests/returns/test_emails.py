@@ -203,8 +203,8 @@ def test_a_move_sends_its_email_once(app, inbox, smtp_server):
 
 
 def test_a_bulk_move_queues_each_email_and_delivery_writes_the_same_one(app, inbox, smtp_server):
-    """Bulk approve and reject queue the customers' emails without content; delivery
-    writes each from the request, word for word what a single move would have sent."""
+    """Bulk approve and reject queue the customers' emails in one statement; delivery
+    writes each from the request, word for word what a single move sends."""
     one_id, _ = request_in_shop(app)
     bulk_id, bulk_number = request_in_shop(app)
     reject_id, reject_number = request_in_shop(app)

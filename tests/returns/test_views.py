@@ -13,6 +13,7 @@ from dashboard.audit.models import AuditEvent
 from dashboard.extensions import db
 from dashboard.orders.models import Order
 from dashboard.outbox.models import OutboxMessage
+from dashboard.outbox.service import render
 from dashboard.returns.models import ReturnNote, ReturnRequest
 from dashboard.timeutil import utcnow
 from tests.factories import storefront_order, submitted
@@ -291,10 +292,11 @@ def test_staff_cancel_and_internal_notes(app, client, login):
     assert status_of(app, request_id) == "cancelled"
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(ReturnNote)) == 1
-        bodies = db.session.scalars(
-            select(OutboxMessage.body_text).where(OutboxMessage.record_id == request_id)
+        messages = db.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.record_id == request_id)
         ).all()
-    assert bodies and not any("Asked for photos." in (body or "") for body in bodies)
+        bodies = [content.body_text for content in render(messages).values()]
+    assert len(bodies) == 2 and not any("Asked for photos." in body for body in bodies)
 
 
 @pytest.mark.parametrize("action", ["approve", "reject", "receive", "complete", "cancel", "notes"])
