@@ -25,6 +25,8 @@ class AuditEvent(db.Model):
         db.Index("ix_audit_events_record", "record_type", "record_id"),
         db.Index("ix_audit_events_actor", "actor_label", "id"),
         db.Index("ix_audit_events_action", "action", "id"),
+        # The audit log's date range: the first and last event of a day, by seek.
+        db.Index("ix_audit_events_created_at", "created_at"),
     )
 
     @property

@@ -1,6 +1,6 @@
 from flask import Blueprint, current_app, request
 
-from dashboard.audit import queries
+from dashboard.audit import details, queries
 from dashboard.audit.forms import AuditFilterForm
 from dashboard.auth.permissions import role_required
 from dashboard.htmx import render_page_or_fragment
@@ -18,4 +18,6 @@ def list_events():
         result=result,
         record_url=queries.record_url,
         record_kinds=queries.RECORD_KINDS,
+        detail_words=details.detail_words,
+        records_count=details.records_count,
     )

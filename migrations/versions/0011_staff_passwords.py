@@ -6,7 +6,8 @@ password moves it on, which ends every session signed in before. A password a ma
 is temporary: it must be changed at the next sign-in.
 
 The outbox gets an index on the recipient (lower case), so looking up every email to one
-address stays an index read however long the outbox grows.
+address stays an index read however long the outbox grows; the audit log gets one on its
+time, so a date range finds its first and last event with two seeks.
 
 Revision ID: 0011
 Revises: 0010
@@ -35,6 +36,8 @@ def upgrade():
             )
         )
         batch_op.add_column(sa.Column("password_changed_at", sa.DateTime(), nullable=True))
+    with op.batch_alter_table("audit_events", schema=None) as batch_op:
+        batch_op.create_index("ix_audit_events_created_at", ["created_at"], unique=False)
     with op.batch_alter_table("outbox_messages", schema=None) as batch_op:
         batch_op.create_index(
             "ix_outbox_messages_to_email", [sa.text("lower(to_email)"), "id"], unique=False
@@ -42,6 +45,8 @@ def upgrade():
 
 
 def downgrade():
+    with op.batch_alter_table("audit_events", schema=None) as batch_op:
+        batch_op.drop_index("ix_audit_events_created_at")
     with op.batch_alter_table("outbox_messages", schema=None) as batch_op:
         batch_op.drop_index("ix_outbox_messages_to_email")
     with op.batch_alter_table("staff", schema=None) as batch_op:
