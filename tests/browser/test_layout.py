@@ -16,6 +16,7 @@ PAGES = [
     "/audit/",
     "/staff/",
     "/api-keys/",
+    "/account/password",
 ]
 
 

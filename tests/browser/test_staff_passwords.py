@@ -65,3 +65,16 @@ def test_a_temporary_password_is_replaced_at_the_first_sign_in(
     expect(ada.get_by_role("heading", name="Incomplete orders")).to_be_visible()
     ada.context.close()
     assert console_errors == []
+
+
+def test_the_password_pages_fit_a_phone(page, sign_in, make_staff):
+    make_staff("manager")
+    agent_id = make_staff("agent", "ada@example.com")
+    page.set_viewport_size({"width": 390, "height": 844})
+    sign_in("manager@example.com")
+    for path in (f"/staff/{agent_id}/password", "/account/password", "/staff/"):
+        page.goto(path)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"{path} is {width} px wide on a 390 px screen"
+    page.goto(f"/staff/{agent_id}/password")
+    expect(page.get_by_role("button", name="Set the temporary password")).to_be_in_viewport()
