@@ -16,7 +16,7 @@ from dashboard.listing import SortOption, Sorts, parse_amount, parse_datetime
 from dashboard.money import shop_currency, to_minor
 from dashboard.recovery.models import RecoveryAttempt, Suppression
 from dashboard.recovery.rules import RecoverySettings, next_due_at
-from dashboard.timeutil import shop_day_start_utc
+from dashboard.timeutil import shop_day_start_utc, utcnow
 
 INCOMPLETE_ORDER_SORTS = Sorts(
     [
@@ -124,6 +124,14 @@ class RowState:
     unsubscribed: bool
     has_notes: bool
     next_due_at: datetime | None
+    now: datetime | None = None
+
+    @property
+    def due_now(self):
+        """The next email's time has come: it goes with the next recovery run."""
+        return (
+            self.next_due_at is not None and self.now is not None and self.next_due_at <= self.now
+        )
 
 
 def row_states(rows):
@@ -156,6 +164,7 @@ def row_states(rows):
         )
     )
     settings = RecoverySettings.from_config()
+    now = utcnow()
     states = {}
     for o in rows:
         is_unsubscribed = o.email in unsubscribed
@@ -164,6 +173,7 @@ def row_states(rows):
             unsubscribed=is_unsubscribed,
             has_notes=o.id in noted,
             next_due_at=None if is_unsubscribed else next_due_at(o, settings),
+            now=now,
         )
     return states
 

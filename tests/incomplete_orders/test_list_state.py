@@ -139,7 +139,9 @@ def test_the_row_shows_the_last_email_and_when_the_next_is_due(app, client, agen
     # Paused and unsubscribed carts are due nothing.
     assert "Next" not in _row(html, states["paused"])
     assert "Next" not in _row(html, states["unsubscribed"])
+    # Quiet for two hours, its first email (after an hour) is due now.
     assert "None sent" in _row(html, states["plain"])
+    assert "Next due now" in _row(html, states["plain"])
 
 
 @contextmanager
