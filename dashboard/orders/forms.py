@@ -15,6 +15,11 @@ class OrderFilterForm(FilterForm):
     source = SelectField(
         "Source", choices=options([("", "Any source"), *SOURCE_LABELS.items()]), default=""
     )
+    payment = SelectField(
+        "Payment",
+        choices=options([("", "Any payment"), ("received", "Received"), ("awaiting", "Awaiting")]),
+        default="",
+    )
     placed_from = DateField("Placed from", validators=[Optional(), sensible_date])
     placed_to = DateField("Placed to", validators=[Optional(), sensible_date])
     sort = SelectField(

@@ -31,6 +31,8 @@ def filter_conditions(f):
         )
     if f.get("source"):
         conditions.append(Order.source == f["source"])
+    if f.get("payment"):
+        conditions.append(Order.payment_received.is_(f["payment"] == "received"))
     if f.get("placed_from"):
         conditions.append(Order.placed_at >= shop_day_start_utc(f["placed_from"]))
     if f.get("placed_to"):

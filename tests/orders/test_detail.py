@@ -62,3 +62,27 @@ def test_a_recovered_order_names_its_step(app, client, login, make_incomplete_or
     login("viewer")
     page = client.get(f"/orders/{order_id}").text
     assert "Recovered by recovery email step 2; the customer clicked its link" in page
+
+
+def test_the_orders_list_filters_by_payment(app, client, login, make_incomplete_order):
+    awaiting = awaiting_payment(app, make_incomplete_order)
+    with app.app_context():
+        paid = convert_to_order(
+            db.session.get(IncompleteOrder, make_incomplete_order()), Actor.system("test")
+        )
+        db.session.commit()
+        numbers = {
+            "awaiting": db.session.get(Order, awaiting).number,
+            "received": paid.number,
+        }
+    login("viewer")
+
+    def listed(payment):
+        page = client.get(f"/orders/?payment={payment}").text
+        return {n for n in numbers.values() if f">{n}<" in page}
+
+    assert listed("") == set(numbers.values())
+    assert listed("awaiting") == {numbers["awaiting"]}
+    assert listed("received") == {numbers["received"]}
+    refused = client.get("/orders/?payment=maybe")
+    assert "Not a valid choice" in refused.text
