@@ -50,7 +50,7 @@ def rows(html):
 def actions(html):
     """What each listed event did, in order."""
     body = html.split("<tbody>", 1)[1] if "<tbody>" in html else ""
-    return re.findall(r"</div></td>\s*<td>([^<]+)</td>", body)
+    return re.findall(r'</div></td>\s*<td class="audit-what">([^<]+)</td>', body)
 
 
 def at(text):
