@@ -30,6 +30,11 @@ def update_analytics_command(since, dry_run):
         )
     else:
         click.echo("No day to recompute.")
+    if result.return_days:
+        click.echo(
+            f"{'Would recompute' if dry_run else 'Recomputed'} the returns of "
+            f"{len(result.return_days):,} days."
+        )
     if result.kept:
         click.echo(
             f"Kept the stored figures of {len(result.kept):,} days before "

@@ -9,6 +9,7 @@ it opens cannot disagree. Every cart that was abandoned is in exactly one outcom
 
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 from functools import lru_cache
 
 from babel.numbers import get_currency_precision, list_currencies
@@ -91,6 +92,14 @@ class AnalyticsSettings:
         """A request can be submitted up to the return window after delivery, and is
         decided, received and completed after that: figures of older days stay put."""
         return self.return_window_days + self.ship_by_days + 14
+
+
+def rate(part, whole):
+    """part/whole as a Decimal fraction, or None (shown "—") when whole is 0: never INF or
+    NaN."""
+    if not whole:
+        return None
+    return Decimal(part) / Decimal(whole)
 
 
 def abandonment_time(settings):

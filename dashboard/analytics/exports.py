@@ -134,3 +134,36 @@ def abandonment_csv(reports, by):
         }[by]
         rows = ((r["value"], r["label"], r["abandoned"], r["recovered"]) for r in report())
     return stream_csv(_filename(f"abandonment-{by}", reports), header, rows)
+
+
+def returns_csv(reports):
+    header = [
+        "day",
+        "requests",
+        "units",
+        "approved",
+        "rejected",
+        "received",
+        "completed",
+        "refunded_minor",
+        "refunded",
+        "currency",
+    ]
+    currency = reports.settings.currency
+
+    def rows():
+        for row in reports.returns().by_day():
+            yield (
+                row["day"].isoformat(),
+                row["requests"],
+                row["units"],
+                row["approved"],
+                row["rejected"],
+                row["received"],
+                row["completed"],
+                row["refunded"],
+                csv_amount(row["refunded"], currency),
+                currency,
+            )
+
+    return stream_csv(_filename("returns", reports), header, rows())

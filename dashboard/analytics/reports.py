@@ -8,7 +8,9 @@ from decimal import Decimal
 from dashboard.analytics import definitions as d
 from dashboard.analytics import queries
 from dashboard.analytics.days import days_between, shop_today
+from dashboard.analytics.definitions import rate
 from dashboard.analytics.queries import read_range
+from dashboard.analytics.return_reports import ReturnsReport, pending_returns
 from dashboard.incomplete_orders.models import STAGE_LABELS
 from dashboard.timeutil import utcnow
 
@@ -21,13 +23,6 @@ PRESETS = (
 )
 # The longest range a page or CSV counts: two years of days, and then some.
 MAX_DAYS = 800
-
-
-def rate(part, whole):
-    """part/whole as a Decimal fraction, or None (shown "—") when whole is 0."""
-    if not whole:
-        return None
-    return Decimal(part) / Decimal(whole)
 
 
 def change(current, previous):
@@ -181,7 +176,11 @@ class Reports(PatternReports):
                 "label": label,
                 "value": value,
                 "previous": before,
-                "change": change(value, before) if kind != "rate" and value is not None else None,
+                "change": (
+                    change(value, before)
+                    if kind in ("count", "money") and value is not None
+                    else None
+                ),
                 "kind": kind,
                 "note": note,
                 "outcome": outcome,
@@ -193,6 +192,9 @@ class Reports(PatternReports):
         def rate_of(totals, part, whole):
             return rate(totals[part], totals[whole]) if totals else None
 
+        returns = self.returns()
+        before = ReturnsReport(self, self.range.previous()) if previous is not None else None
+        decision = returns.processing()[0]["median"]
         return [
             tile(
                 "abandoned",
@@ -243,7 +245,20 @@ class Reports(PatternReports):
                 money_of(previous, "net_recovered_revenue"),
                 "money",
             ),
+            tile("pending_returns", "Pending returns (now)", pending_returns(), None, "now"),
+            tile(
+                "decision_median",
+                "Median time to a return decision",
+                decision,
+                before.processing()[0]["median"] if before else None,
+                "hours",
+            ),
         ]
+
+    def returns(self):
+        if "returns" not in self._cache:
+            self._cache["returns"] = ReturnsReport(self)
+        return self._cache["returns"]
 
     def other_currencies(self):
         """Currencies other than the shop's that carts of the range were in (their money is

@@ -15,11 +15,12 @@ from datetime import timedelta
 from sqlalchemy import delete, func, insert, select, update
 
 from dashboard.analytics import definitions as d
-from dashboard.analytics import queries
+from dashboard.analytics import queries, returns
 from dashboard.analytics.days import consecutive_runs, days_between, shop_today
-from dashboard.analytics.models import HourDay, RecoveryDay, RolledDay, StepDay
+from dashboard.analytics.models import HourDay, RecoveryDay, ReturnDay, RolledDay, StepDay
 from dashboard.extensions import db
 from dashboard.incomplete_orders.models import IncompleteOrder
+from dashboard.returns.models import ReturnRequest
 from dashboard.timeutil import to_shop_time, utcnow
 from dashboard.transaction import run_in_transaction
 
@@ -31,12 +32,14 @@ DAYS_PER_TRANSACTION = 14
 class AnalyticsRun:
     abandoned: int = 0  # carts whose abandonment time was stored now
     days: list = field(default_factory=list)  # shop days recomputed (or, dry run, to be)
+    return_days: list = field(default_factory=list)  # the same for the returns' figures
     kept: list = field(default_factory=list)  # frozen stored days --since asked for
 
     def counts(self):
         return {
             "abandoned": self.abandoned,
             "days": len(self.days),
+            "return_days": len(self.return_days),
             "kept_frozen": len(self.kept),
         }
 
@@ -49,6 +52,7 @@ def update_analytics(settings=None, since=None, now=None, dry_run=False):
     result = AnalyticsRun()
     result.abandoned = mark_abandoned(settings, now, dry_run=dry_run, full=since is not None)
     result.days, result.kept = days_to_compute(settings, now, since)
+    result.return_days, _ = days_to_compute(settings, now, since, kind="returns")
     if dry_run:
         db.session.rollback()  # end the reads
         return result
@@ -56,6 +60,11 @@ def update_analytics(settings=None, since=None, now=None, dry_run=False):
         while first <= last:
             chunk_last = min(first + timedelta(days=DAYS_PER_TRANSACTION - 1), last)
             run_in_transaction(_store_days, first, chunk_last, settings, now)
+            first = chunk_last + timedelta(days=1)
+    for first, last in consecutive_runs(result.return_days):
+        while first <= last:
+            chunk_last = min(first + timedelta(days=DAYS_PER_TRANSACTION - 1), last)
+            run_in_transaction(_store_return_days, first, chunk_last, settings, now)
             first = chunk_last + timedelta(days=1)
     return result
 
@@ -95,26 +104,47 @@ def frozen_before(settings, now):
     return shop_today(now) - timedelta(days=settings.retention_days)
 
 
-def days_to_compute(settings, now, since=None):
+def days_to_compute(settings, now, since=None, kind="recovery"):
     """(days to recompute, frozen stored days skipped) — closed shop days, oldest first."""
     yesterday = shop_today(now) - timedelta(days=1)
-    stored = set(db.session.scalars(select(RolledDay.day).where(RolledDay.kind == "recovery")))
+    stored = set(db.session.scalars(select(RolledDay.day).where(RolledDay.kind == kind)))
     horizon = frozen_before(settings, now)
     if since is not None:
         wanted = days_between(since, yesterday) if since <= yesterday else []
         kept = [day for day in wanted if day < horizon and day in stored]
         return [day for day in wanted if day not in kept], kept
-    first_abandoned = db.session.scalar(select(func.min(IncompleteOrder.abandoned_at)))
-    if first_abandoned is None:
+    first_time = db.session.scalar(
+        select(func.min(IncompleteOrder.abandoned_at))
+        if kind == "recovery"
+        else select(func.min(ReturnRequest.submitted_at))
+    )
+    if first_time is None:
         return [], []
-    first = to_shop_time(first_abandoned).date()
-    changing = yesterday - timedelta(days=settings.changing_days - 1)
+    first = to_shop_time(first_time).date()
+    changing_days = settings.changing_days if kind == "recovery" else settings.returns_changing_days
+    changing = yesterday - timedelta(days=changing_days - 1)
     days = [
         day
         for day in days_between(first, yesterday)
         if day not in stored or (day >= changing and day >= horizon)
     ]
     return days, []
+
+
+def _store_return_days(first, last, settings, now):
+    db.session.execute(delete(ReturnDay).where(ReturnDay.day >= first, ReturnDay.day <= last))
+    db.session.execute(
+        delete(RolledDay).where(
+            RolledDay.kind == "returns", RolledDay.day >= first, RolledDay.day <= last
+        )
+    )
+    rows = [returns.to_stored(row) for row in returns.return_facts(first, last, settings)]
+    if rows:
+        db.session.execute(insert(ReturnDay), rows)
+    db.session.execute(
+        insert(RolledDay),
+        [{"kind": "returns", "day": day, "computed_at": now} for day in days_between(first, last)],
+    )
 
 
 def _store_days(first, last, settings, now):

@@ -17,6 +17,7 @@ SECTIONS = {
     "days": "By day",
     "steps": "Per recovery email",
     "patterns": "Abandonment patterns",
+    "returns": "Returns",
 }
 
 
@@ -49,7 +50,7 @@ def page():
     )
 
 
-@bp.get("/sections/<any(summary, funnel, days, steps, patterns):name>")
+@bp.get("/sections/<any(summary, funnel, days, steps, patterns, returns):name>")
 @role_required("viewer")
 def section(name):
     form, reports = _reports()
@@ -81,3 +82,10 @@ def abandonment_csv():
     if by not in exports.ABANDONMENT_BY:
         abort(404)
     return exports.abandonment_csv(reports, by)
+
+
+@bp.get("/returns.csv")
+@role_required("viewer")
+def returns_csv():
+    _, reports = _reports()
+    return exports.returns_csv(reports)

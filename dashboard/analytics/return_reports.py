@@ -1,0 +1,143 @@
+"""The returns report of /analytics/ and /analytics/returns.csv: stored days from the rollup,
+the others (today, days no run stored yet) counted live."""
+
+from collections import defaultdict
+
+from sqlalchemy import func, select
+
+from dashboard.analytics import returns as r
+from dashboard.analytics.days import days_between
+from dashboard.analytics.definitions import rate
+from dashboard.analytics.queries import rolled_days
+from dashboard.extensions import db
+from dashboard.returns.models import REASON_LABELS, REFUND_METHODS, TYPE_LABELS, ReturnRequest
+
+
+class ReturnsReport:
+    def __init__(self, reports, range_=None):
+        self.reports = reports
+        self.range = range_ or reports.range
+        self.settings = reports.settings
+        first, last = self.range.first, self.range.last
+        stored = {day for day in rolled_days("returns", first, last) if day < reports.today}
+        live = [day for day in days_between(first, last) if day not in stored]
+        rows = r.stored_rows(first, last) if stored else []
+        rows = [row for row in rows if row["day"] in stored]
+        if live:
+            rows += r.return_facts(live[0], live[-1], self.settings)
+            rows = [row for row in rows if row["day"] in stored or row["day"] in set(live)]
+        self.rows = rows
+        self.total = r.ReturnTotals()
+        self.by = defaultdict(lambda: defaultdict(r.ReturnTotals))
+        for row in rows:
+            self.total.add(row)
+            for key in ("day", "type", "reason"):
+                self.by[key][row[key]].add(row)
+
+    def by_day(self):
+        currency = self.settings.currency
+        out = []
+        for day in days_between(self.range.first, self.range.last):
+            t = self.by["day"].get(day) or r.ReturnTotals()
+            out.append(
+                {
+                    "day": day,
+                    "label": day.strftime("%d %b"),
+                    **{name: t[name] for name in r.COUNTS},
+                    "refunded": t.money["refunded"].get(currency, 0),
+                    "money": t.money,
+                }
+            )
+        return out
+
+    def by_type(self):
+        return [
+            {
+                "label": label,
+                "requests": self.by["type"][key]["requests"],
+                "units": self.by["type"][key]["units"],
+            }
+            for key, label in TYPE_LABELS.items()
+        ]
+
+    def reasons(self):
+        rows = []
+        for key, label in REASON_LABELS.items():
+            t = self.by["reason"][key]
+            decided = t["approved"] + t["rejected"]
+            rows.append(
+                {
+                    "label": label,
+                    "requests": t["requests"],
+                    "approved": t["approved"],
+                    "rejected": t["rejected"],
+                    "approval_rate": rate(t["approved"], decided),
+                }
+            )
+        return rows
+
+    def processing(self):
+        h = self.total.histograms
+        decided = self.total["approved"] + self.total["rejected"]
+        return [
+            {
+                "label": "Decision (from submission)",
+                "count": decided,
+                "median": r.percentile(h["decision_hours"], 0.5),
+                "p90": r.percentile(h["decision_hours"], 0.9),
+                "within_sla": rate(self.total["decided_within_sla"], decided),
+            },
+            {
+                "label": "Receipt (from approval)",
+                "count": self.total["received"],
+                "median": r.percentile(h["receipt_hours"], 0.5),
+                "p90": r.percentile(h["receipt_hours"], 0.9),
+                "within_sla": None,
+            },
+            {
+                "label": "Completion (from receipt, or approval)",
+                "count": self.total["completed"],
+                "median": r.percentile(h["completion_hours"], 0.5),
+                "p90": r.percentile(h["completion_hours"], 0.9),
+                "within_sla": None,
+            },
+        ]
+
+    def refunds(self):
+        currency = self.settings.currency
+        return [
+            {
+                "label": REFUND_METHODS["original_payment"],
+                "amount": self.total.money["refunded_original_payment"].get(currency, 0),
+            },
+            {
+                "label": REFUND_METHODS["store_credit"],
+                "amount": self.total.money["refunded_store_credit"].get(currency, 0),
+            },
+            {"label": REFUND_METHODS["replacement"], "count": self.total["replacements"]},
+        ]
+
+    def return_rates(self):
+        recovered_orders, other_orders = r.orders_placed(self.range.first, self.range.last)
+        on_recovered = self.total["requests_on_recovered_orders"]
+        other = self.total["requests"] - on_recovered
+        return [
+            {
+                "label": "Recovered orders",
+                "orders": recovered_orders,
+                "requests": on_recovered,
+                "rate": rate(on_recovered, recovered_orders),
+            },
+            {
+                "label": "Other orders",
+                "orders": other_orders,
+                "requests": other,
+                "rate": rate(other, other_orders),
+            },
+        ]
+
+
+def pending_returns():
+    return db.session.scalar(
+        select(func.count()).select_from(ReturnRequest).where(ReturnRequest.status == "pending")
+    )

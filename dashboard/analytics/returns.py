@@ -1,0 +1,174 @@
+"""Returns analytics: each request counted on the shop day of each of its events — submitted
+(volume, reasons), decided (approved or rejected, time to decision), received and completed
+(processing times, refunds). Times are histograms of hours (HOURS_BUCKETS), so stored days add
+up and the median and 90th percentile come from the sum."""
+
+import json
+from collections import defaultdict
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from dashboard.analytics.days import day_bounds
+from dashboard.analytics.models import ReturnDay
+from dashboard.extensions import db
+from dashboard.orders.models import Order
+from dashboard.returns.models import MONEY_METHODS, ReturnRequest
+from dashboard.timeutil import to_shop_time
+
+# Upper bounds in hours; a last bucket holds everything longer.
+HOURS_BUCKETS = (1, 2, 4, 8, 12, 24, 36, 48, 72, 96, 120, 168, 240, 336, 504, 720)
+KEYS = ("day", "type", "reason", "currency")
+COUNTS = (
+    "requests",
+    "units",
+    "requests_on_recovered_orders",
+    "approved",
+    "rejected",
+    "decided_within_sla",
+    "received",
+    "completed",
+    "replacements",
+)
+MONEY = ("refunded", "refunded_original_payment", "refunded_store_credit")
+HISTOGRAMS = ("decision_hours", "receipt_hours", "completion_hours")
+
+
+def bucket(delta):
+    hours = delta.total_seconds() / 3600
+    for index, bound in enumerate(HOURS_BUCKETS):
+        if hours <= bound:
+            return index
+    return len(HOURS_BUCKETS)
+
+
+def empty_histogram():
+    return [0] * (len(HOURS_BUCKETS) + 1)
+
+
+def percentile(histogram, share):
+    """The upper bound (hours) of the bucket the `share` percentile falls in; None if empty;
+    float('inf') past the last bound."""
+    total = sum(histogram)
+    if not total:
+        return None
+    seen = 0
+    for index, count in enumerate(histogram):
+        seen += count
+        if seen >= share * total:
+            return HOURS_BUCKETS[index] if index < len(HOURS_BUCKETS) else float("inf")
+    return float("inf")
+
+
+def return_facts(first, last, settings):
+    """Rows per KEYS for the shop days first..last, as ReturnDay stores them."""
+    start, end = day_bounds(first, last)
+    r = ReturnRequest
+    rows = {}
+
+    def row(at, request):
+        day = to_shop_time(at).date()
+        key = (day, request.type, request.reason, request.currency)
+        if key not in rows:
+            rows[key] = {
+                **dict(zip(KEYS, key, strict=True)),
+                **dict.fromkeys(COUNTS + MONEY, 0),
+                **{h: empty_histogram() for h in HISTOGRAMS},
+            }
+        return rows[key]
+
+    columns = (
+        r.type,
+        r.reason,
+        r.currency,
+        r.status,
+        r.units_requested,
+        r.submitted_at,
+        r.decided_at,
+        r.received_at,
+        r.completed_at,
+        r.refund_amount,
+        r.refund_method,
+        Order.recovered_step,
+    )
+    sla = timedelta(hours=settings.decision_sla_hours)
+    for event in ("submitted_at", "decided_at", "received_at", "completed_at"):
+        at = getattr(r, event)
+        stmt = select(*columns).join(Order, Order.id == r.order_id).where(at >= start, at < end)
+        for q in db.session.execute(stmt):
+            target = row(getattr(q, event), q)
+            if event == "submitted_at":
+                target["requests"] += 1
+                target["units"] += q.units_requested
+                if q.recovered_step is not None:
+                    target["requests_on_recovered_orders"] += 1
+            elif event == "decided_at":
+                target["rejected" if q.status == "rejected" else "approved"] += 1
+                waited = q.decided_at - q.submitted_at
+                target["decided_within_sla"] += waited <= sla
+                target["decision_hours"][bucket(waited)] += 1
+            elif event == "received_at":
+                target["received"] += 1
+                target["receipt_hours"][
+                    bucket(q.received_at - (q.decided_at or q.submitted_at))
+                ] += 1
+            else:
+                target["completed"] += 1
+                since = q.received_at or q.decided_at or q.submitted_at
+                target["completion_hours"][bucket(q.completed_at - since)] += 1
+                if q.refund_method in MONEY_METHODS:
+                    amount = q.refund_amount or 0
+                    target["refunded"] += amount
+                    target[f"refunded_{q.refund_method}"] += amount
+                elif q.refund_method == "replacement":
+                    target["replacements"] += 1
+    return list(rows.values())
+
+
+def stored_rows(first, last):
+    """ReturnDay rows of first..last as return_facts gives them."""
+    rows = []
+    for day in db.session.scalars(
+        select(ReturnDay).where(ReturnDay.day >= first, ReturnDay.day <= last)
+    ):
+        row = {k: getattr(day, k) for k in KEYS + COUNTS + MONEY}
+        for name in HISTOGRAMS:
+            row[name] = json.loads(getattr(day, name))
+        rows.append(row)
+    return rows
+
+
+def to_stored(row):
+    return {**row, **{name: json.dumps(row[name]) for name in HISTOGRAMS}}
+
+
+class ReturnTotals:
+    def __init__(self):
+        self.counts = defaultdict(int)
+        self.money = defaultdict(lambda: defaultdict(int))
+        self.histograms = {name: empty_histogram() for name in HISTOGRAMS}
+
+    def add(self, row):
+        for name in COUNTS:
+            self.counts[name] += row[name]
+        for name in MONEY:
+            self.money[name][row["currency"]] += row[name]
+        for name in HISTOGRAMS:
+            self.histograms[name] = [
+                a + b for a, b in zip(self.histograms[name], row[name], strict=True)
+            ]
+
+    def __getitem__(self, name):
+        return self.counts[name]
+
+
+def orders_placed(first, last):
+    """(recovered, other) orders placed on the shop days first..last, for the return rates."""
+    start, end = day_bounds(first, last)
+    recovered, total = db.session.execute(
+        select(
+            func.count(Order.recovered_step),
+            func.count(),
+        ).where(Order.placed_at >= start, Order.placed_at < end)
+    ).one()
+    return recovered, total - recovered
