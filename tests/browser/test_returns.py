@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from playwright.sync_api import expect
 
-from tests.factories import items, order_body
+from dashboard.extensions import db
+from tests.factories import items, order_body, storefront_order
 
 pytestmark = pytest.mark.browser
 
@@ -121,3 +122,40 @@ def test_the_returns_pages_fit_the_screen(page, sign_in, make_staff, submitted_r
             "document.documentElement.scrollWidth - document.documentElement.clientWidth"
         )
         assert overflow <= 0, f"{page.url} scrolls sideways by {overflow}px at {width}px"
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_a_manager_records_a_late_return_with_an_override_from_the_order(
+    page, sign_in, make_staff, app, return_settings, width
+):
+    """A customer phones after the return window: an agent is refused, a manager records it
+    with the override and a note, and the request's page says who let it through and why."""
+    with app.app_context():
+        order = storefront_order((("COAT-1", 1, 12000),), days_ago=90, email="late@example.com")
+        db.session.commit()
+        order_id, number = order.id, order.number
+    make_staff("manager")
+    page.set_viewport_size({"width": width, "height": 900})
+    sign_in("manager@example.com")
+    page.goto(f"/orders/{order_id}")
+    page.get_by_role("link", name="New return request").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(number)
+    expect(page.locator("tr.eligibility")).to_contain_text(
+        f"The return window for order {number} ended on"
+    )
+    page.get_by_label("How many of Product COAT-1").fill("1")
+    page.get_by_label("Reason", exact=True).select_option("changed_mind")
+    page.get_by_label("Override (manager): outside the return window").check()
+    page.get_by_role("button", name="Record the request").click()
+    expect(page.locator("body")).to_contain_text("Say in a note why the rule is overridden.")
+    page.get_by_label("Why the rules are overridden").fill("Was in hospital; approved by phone.")
+    page.get_by_role("button", name="Record the request").click()
+    expect(page.locator("body")).to_contain_text("the customer is told by email")
+    line = page.locator("tr.eligibility").first
+    expect(line).to_contain_text("Overridden by manager@example.com (outside the return window)")
+    expect(line).to_contain_text("Was in hospital; approved by phone.")
+    expect(page.locator("#timeline")).to_contain_text("Eligibility rule overridden")
+    overflow = page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0, f"{page.url} scrolls sideways by {overflow}px at {width}px"
