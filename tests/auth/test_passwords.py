@@ -110,3 +110,24 @@ def test_the_email_rule_is_the_sign_in_forms(client, email, refused):
     # The sign-in form agrees: it refuses the address (400) or looks the account up (401).
     response = client.post("/login", data={"email": email, "password": PASSWORD})
     assert response.status_code == (400 if refused else 401)
+
+
+@pytest.mark.parametrize(
+    ("email", "password", "message"),
+    [
+        ("ana@localhost", "tulip lantern 42 river", "not an email address the sign-in form"),
+        ("ana@example.com", "password1234", "one of the first that anyone guessing would try"),
+        ("ana@example.com", "ana@example.com", "may not be the account's email address"),
+        ("ana@example.com", "short-one", "at least 12 characters"),
+    ],
+)
+def test_create_staff_refuses_what_the_sign_in_form_or_the_password_rule_refuses(
+    app, email, password, message
+):
+    result = app.test_cli_runner().invoke(
+        args=["create-staff", email, "--role", "agent", "--password", password]
+    )
+    assert result.exit_code == 1
+    assert message in result.output
+    with app.app_context():
+        assert db.session.scalar(select(Staff).where(Staff.email == email)) is None
