@@ -38,6 +38,8 @@ _OPEN_WHILE_PASSWORD_MUST_CHANGE = {
 def safe_next(target):
     """`target` if it is a path on this site, else the overview (no open redirect)."""
     target = (target or "").replace("\\", "/")
+    if any(ord(c) < 32 or ord(c) == 127 for c in target):
+        return url_for("core.overview")  # a header cannot hold CR or LF
     parts = urlsplit(target)
     on_site = target.startswith("/") and not target.startswith("//")
     if on_site and not parts.scheme and not parts.netloc:

@@ -179,3 +179,15 @@ def test_a_csrf_token_from_before_sign_in_is_refused_after_it(app, client, agent
         client.post("/account/sign-out-everywhere", data={"csrf_token": fresh}).status_code == 302
     )
     assert not _signed_in(client)
+
+
+@pytest.mark.parametrize("target", ["/orders/\r\nSet-Cookie: x=1", "/orders/\n", "/\x00"])
+def test_a_next_with_control_characters_goes_to_the_overview(client, agent, target):
+    response = client.post(
+        "/login", data={"email": "agent@example.com", "password": PASSWORD, "next": target}
+    )
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+    # Signed in already, the sign-in page sends them on the same way.
+    again = client.get("/login", query_string={"next": target})
+    assert again.status_code == 302 and again.headers["Location"] == "/"
