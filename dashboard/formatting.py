@@ -10,7 +10,10 @@ def money(minor_units, currency):
 
 
 def shop_time(value, fmt="%d %b %Y %H:%M"):
-    local = to_shop_time(value)
+    try:
+        local = to_shop_time(value)
+    except OverflowError:  # stored before dates were bounded: shown as UTC, never a 500
+        return f"{value:%Y-%m-%d %H:%M} UTC"
     return local.strftime(fmt) if local else ""
 
 

@@ -7,6 +7,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     EmailStr,
     Field,
@@ -48,15 +49,35 @@ def _utc(value: datetime) -> datetime:
     return value.astimezone(UTC).replace(tzinfo=None)
 
 
+# No shop's data is older; a later date would overflow, or stop the jobs that read it.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+# The storefront's clock may run a little ahead of ours, not more.
+CLOCK_SKEW_SECONDS = 3600
+
+
+def _iso_8601_string(value):
+    # A number is not a time the storefront meant: pydantic would read 1 as 1970.
+    if not isinstance(value, str | datetime):
+        raise ValueError("must be an ISO 8601 date and time string, like 2026-12-01T09:30:00Z")
+    return value
+
+
 def _within_utc_range(value: datetime) -> datetime:
     try:
         _utc(value)
     except OverflowError:  # 0001-01-01 in a zone east of UTC, 9999-12-31 west of it
         raise ValueError("is out of range once converted to UTC") from None
+    if value < EARLIEST:
+        raise ValueError("is before 2000-01-01; check the storefront's clock")
+    if (value - datetime.now(UTC)).total_seconds() > CLOCK_SKEW_SECONDS:
+        raise ValueError("is more than an hour in the future; check the storefront's clock")
     return value
 
 
-Moment = Annotated[AwareDatetime, AfterValidator(_within_utc_range)]
+# Every time the API accepts: an ISO 8601 string with its offset, from 2000 to an hour ahead.
+Moment = Annotated[
+    AwareDatetime, BeforeValidator(_iso_8601_string), AfterValidator(_within_utc_range)
+]
 
 
 class CartSnapshotIn(Body):
@@ -100,13 +121,6 @@ class CartSnapshotIn(Body):
         if sum(i.quantity * i.unit_price for i in items) > MAX_MINOR_UNITS:
             raise ValueError(f"add up to more than {MAX_MINOR_UNITS:,} minor units")
         return items
-
-    @field_validator("snapshot_at")
-    @classmethod
-    def _not_in_future(cls, value):
-        if (value - datetime.now(UTC)).total_seconds() > 3600:
-            raise ValueError("is more than an hour in the future; check the storefront's clock")
-        return value
 
     def snapshot_at_utc(self):
         return _utc(self.snapshot_at)

@@ -11,6 +11,7 @@ marked "printed", never "sent".
 """
 
 import json
+import logging
 import smtplib
 from collections import defaultdict
 from contextlib import ExitStack
@@ -27,6 +28,8 @@ from dashboard.outbox.models import OutboxMessage
 from dashboard.outbox.service import Content, Withdrawn, render
 from dashboard.signals import outbox_message_finished
 from dashboard.timeutil import utcnow
+
+log = logging.getLogger(__name__)
 
 CLAIM_MINUTES = 5
 MAX_ROUNDS = 1000
@@ -94,8 +97,8 @@ def _claim_due(limit, now):
 
 
 def _is_permanent(error):
-    if isinstance(error, UNSENDABLE):
-        return True
+    if isinstance(error, UNSENDABLE) or not isinstance(error, smtplib.SMTPException | OSError):
+        return True  # the message cannot be written out, or sending it broke: no retry helps
     code = getattr(error, "smtp_code", None)
     if isinstance(error, smtplib.SMTPRecipientsRefused):
         codes = [c for c, _ in error.recipients.values()]
@@ -153,11 +156,16 @@ def deliver_due(limit=500, now=None):
         return counts
     messages, rendered = _read_and_render(ids)
     counts.update(_write_content(messages, rendered))
-    outgoing = [
-        (message, mailer.build_message(message))
-        for message in messages
-        if message.status == "sending"
-    ]
+    outgoing = []
+    for message in messages:
+        if message.status != "sending":
+            continue
+        try:
+            outgoing.append((message, mailer.build_message(message)))
+        except Exception as error:  # noqa: BLE001 - one message must not hold up its batch
+            log.exception("could not build outbox message %s", message.id)
+            _finish(message, status="failed", last_error=f"Could not build it: {_describe(error)}")
+            counts["failed"] += 1
     _send(outgoing, now, counts, clock)
     return counts
 
@@ -191,6 +199,9 @@ def _send(outgoing, now, counts, clock=utcnow):
                         unreachable = failure
                     elif not isinstance(failure, REFUSALS):
                         connection = None  # the connection broke: open a new one for the next
+                except Exception as failure:  # noqa: BLE001 - this message alone fails
+                    log.exception("could not send outbox message %s", outbox_message.id)
+                    error, connection = failure, None
             if error is None:
                 status = "sent" if delivered else "printed"
                 _finish(outbox_message, status=status, sent_at=clock(), last_error=None)

@@ -10,6 +10,7 @@ customer bought in between); it is marked withdrawn with the reason, never sent.
 """
 
 import json
+import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -21,6 +22,8 @@ from dashboard.extensions import db
 from dashboard.outbox.models import OutboxMessage
 from dashboard.timeutil import utcnow
 from dashboard.transaction import DomainError
+
+log = logging.getLogger(__name__)
 
 
 def register_renderer(app, kind, render_batch):
@@ -64,7 +67,12 @@ def render(messages):
             by_kind[message.kind].append(message)
     rendered = {}
     for kind, group in by_kind.items():
-        rendered.update(renderers[kind](group))
+        try:
+            rendered.update(renderers[kind](group))
+        except Exception as error:  # noqa: BLE001 - one kind's failure fails its messages alone
+            log.exception("the %s renderer failed", kind)
+            failed = Unwritable(f"{type(error).__name__}: {error}")
+            rendered.update((message.id, failed) for message in group)
     return rendered
 
 

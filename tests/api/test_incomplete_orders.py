@@ -233,6 +233,8 @@ def test_new_activity_on_an_expired_cart_makes_it_open_again(app, api, make_inco
         ({"snapshot_at": "2026-01-01T10:00:00"}, "snapshot_at", "timezone"),
         ({"snapshot_at": ...}, "snapshot_at", "Field required"),
         ({"snapshot_at": "0001-01-01T00:00:00+00:01"}, "snapshot_at", "out of range"),
+        ({"snapshot_at": "1970-01-01T00:00:00Z"}, "snapshot_at", "before 2000-01-01"),
+        ({"snapshot_at": 1}, "snapshot_at", "ISO 8601 date and time string"),
         ({"currency": "euro"}, "currency", "pattern"),
         ({"stage": "shipped"}, "stage", "'cart', 'checkout', 'payment_pending'"),
         ({"email": "not-an-email"}, "email", "email"),
