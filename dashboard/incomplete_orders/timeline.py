@@ -289,7 +289,7 @@ def _recovery_entries(order, queued_by):
                     attempt.sent_at,
                     "recovery-skipped",
                     f"{email} skipped: step {skipped_for} was already due",
-                    SYSTEM_ACTORS["recovery"],
+                    _queued_by_words(queued_by.get(skipped_for)),
                 )
             )
             continue
@@ -302,11 +302,10 @@ def _recovery_entries(order, queued_by):
                     attempt.sent_at,
                     "recovery-sent",
                     f"{email} sent",
-                    queued.actor_label if queued else SYSTEM_ACTORS["recovery"],
+                    _queued_by_words(queued),
                 )
             )
         else:
-            actor = who(queued.actor_type, queued.actor_label) if queued else None
             lines = []
             if queued and queued.details.get("manual"):
                 lines.append(
@@ -318,7 +317,7 @@ def _recovery_entries(order, queued_by):
                     message.created_at,
                     "recovery-queued",
                     f"{email} queued for {message.to_email}",
-                    actor or SYSTEM_ACTORS["recovery"],
+                    _queued_by_words(queued),
                     lines=lines,
                 )
             )
@@ -335,6 +334,11 @@ def _recovery_entries(order, queued_by):
     for n, entry in enumerate(entries):  # recorded in this order: step by step, as it went
         entry.seq = n
     return entries
+
+
+def _queued_by_words(event):
+    """Who queued a step: the recovery run, or whoever sent it by hand."""
+    return who(event.actor_type, event.actor_label) if event else SYSTEM_ACTORS["recovery"]
 
 
 def _delivery_entries(email, message, delivery):
