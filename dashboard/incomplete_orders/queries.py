@@ -35,8 +35,13 @@ def _minor_units(amount: Decimal):
     return to_minor(amount, shop_currency())
 
 
+# Unsubscribed addresses and carts with notes are few beside a million carts: read from
+# their own tables (an IN on the cart's email index / primary key), whereas an EXISTS per
+# cart would walk the whole sort index when none match (300,000 carts, no notes: 230 ms as
+# EXISTS, under 1 ms as IN, on SQLite). Clicks are common: an EXISTS per cart in sort
+# order finds a page of them soon.
 def _unsubscribed():
-    return exists().where(Suppression.email == IncompleteOrder.email)
+    return IncompleteOrder.email.in_(select(Suppression.email))
 
 
 def _clicked():
@@ -47,7 +52,7 @@ def _clicked():
 
 
 def _has_notes():
-    return exists().where(IncompleteOrderNote.incomplete_order_id == IncompleteOrder.id)
+    return IncompleteOrder.id.in_(select(IncompleteOrderNote.incomplete_order_id))
 
 
 def filter_conditions(filters):
@@ -66,8 +71,8 @@ def filter_conditions(filters):
         conditions.append(IncompleteOrder.email.is_not(None))
     elif f.get("has_email") == "no":
         conditions.append(IncompleteOrder.email.is_(None))
-    # Each an indexed lookup per candidate row: suppressions by email (its key), recovery
-    # attempts and notes by the cart's id.
+    # Paused has no index of its own: the sort index is walked until a page is found
+    # (with status=open, the status index narrows it first).
     if f.get("paused"):
         conditions.append(IncompleteOrder.recovery_paused_at.is_not(None))
     if f.get("unsubscribed"):
