@@ -86,7 +86,9 @@ class _Shifted(FunctionElement):
     """A part of `column + seconds`: 'date' (YYYY-MM-DD), 'hour' (0-23), 'dow' (0 = Sunday)
     or 'time' (a timestamp in the column's own form)."""
 
-    inherit_cache = True
+    # Not cached: the shift and the part are not in SQLAlchemy's cache key, so a cached
+    # statement would reuse another shift's SQL (another day's offset, the hour for the day).
+    inherit_cache = False
 
     def __init__(self, column, seconds, part):
         self.seconds = int(seconds)

@@ -112,3 +112,14 @@ def test_the_stage_filter_counts_only_that_stage(app, abandoned, settings):
     with app.app_context():
         breakdown = read_range("recovery", SAT, MON, settings, "cart", [], AFTER.date())
     assert breakdown.total["abandoned"] == 0
+
+
+def test_the_day_and_the_hour_of_the_same_time_are_told_apart_every_time(app, abandoned, settings):
+    from dashboard.analytics.queries import hour_facts
+
+    with app.app_context():
+        for _ in range(2):  # the second time, SQLAlchemy would serve cached SQL
+            hours = {(r["day"], r["hour"]) for r in hour_facts(SAT, MON, settings)}
+            days = set(per_day(recovery_facts(SAT, MON, settings)))
+            assert days == {SAT, SUN, MON}
+            assert (SAT, 23) in hours and (SUN, 0) in hours and (SUN, 23) in hours

@@ -124,3 +124,11 @@ def test_returns_benchmark_times_the_desk_and_the_api():
     assert "the email it came from was on the first result page 1/1 times" in report
     assert "statuses answered ['pending']" in report
     assert "approved per request: [2, 2, 2]" in report
+
+
+def test_analytics_benchmark_times_the_runs_every_section_and_every_csv():
+    report = bench("bench_analytics.py", "--orders", "300", "--repeat", "1")
+
+    rows = first_cells(report)
+    assert rows[:2] == ["update-analytics from scratch", "update-analytics an hour later"]
+    assert "patterns, two years" in rows and "returns.csv, two years" in rows
