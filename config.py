@@ -107,6 +107,8 @@ class Settings(BaseSettings):
     # Empty: STOREFRONT_URL + /cart/restore?cart={cart_id}
     RECOVERY_RESTORE_URL: str = ""
     RECOVERY_STOP_AFTER_DAYS: PositiveInt = 7
+    # Analytics: a conversion within this many days of the last recovery email is recovered.
+    RECOVERY_ATTRIBUTION_DAYS: PositiveInt = 5
     RESTORE_LINK_DAYS: PositiveInt = 30
     EXPIRE_AFTER_DAYS: PositiveInt = 30
     RETENTION_DAYS: PositiveInt = 180
