@@ -8,7 +8,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from config import config_from_env, default_database_url
-from dashboard import database, formatting
+from dashboard import database, formatting, security_headers
 from dashboard.api.errors import error_response
 from dashboard.extensions import csrf, db, login_manager, mail, migrate
 from dashboard.htmx import is_htmx, toast
@@ -40,6 +40,7 @@ def create_app(config=None):
     register_blueprints(app)
     register_errorhandlers(app)
     register_request_hooks(app)
+    security_headers.register(app)
     register_commands(app)
     formatting.register(app)
     start_scheduler(app)
