@@ -257,9 +257,10 @@ class Breakdown:
     by: dict
 
 
-def read_range(kind, first, last, settings, stage, groupings, today):
+def read_range(kind, first, last, settings, stage, groupings, today, live_cache=None):
     """The figures of `kind` (recovery | steps | hours) for first..last, summed overall and
-    per each grouping in `groupings` (tuples of key names)."""
+    per each grouping in `groupings` (tuples of key names). `live_cache` (a dict) keeps the
+    live counts for the next grouping of the same range."""
     model, keys, counts, money, live = {
         "recovery": (RecoveryDay, RECOVERY_KEYS, RECOVERY_COUNTS, RECOVERY_MONEY, recovery_facts),
         "steps": (StepDay, STEP_KEYS, STEP_COUNTS, STEP_MONEY, step_facts),
@@ -268,9 +269,15 @@ def read_range(kind, first, last, settings, stage, groupings, today):
     # A run stores closed days only: anything from today on is counted live.
     stored = {day for day in rolled_days("recovery", first, last) if day < today}
     live_days = [day for day in days_between(first, last) if day not in stored]
-    live_rows = []
-    for run_first, run_last in consecutive_runs(live_days):
-        live_rows += live(run_first, run_last, settings, stage)
+    cache = live_cache if live_cache is not None else {}
+    cache_key = (kind, first, last, stage, tuple(live_days))
+    if cache_key not in cache:
+        cache[cache_key] = [
+            row
+            for run_first, run_last in consecutive_runs(live_days)
+            for row in live(run_first, run_last, settings, stage)
+        ]
+    live_rows = cache[cache_key]
 
     breakdown = Breakdown(Totals(), {g: defaultdict(Totals) for g in groupings})
     for grouping in (*groupings, ()):

@@ -139,6 +139,7 @@ class Reports(PatternReports):
         self.settings = settings or d.AnalyticsSettings.from_config()
         self.today = shop_today(now or utcnow())
         self._cache = {}
+        self._live = {}
 
     def read(self, kind, groupings=(), range_=None):
         range_ = range_ or self.range
@@ -152,6 +153,7 @@ class Reports(PatternReports):
                 range_.stage,
                 list(groupings),
                 self.today,
+                self._live,
             )
         return self._cache[key]
 
