@@ -61,6 +61,10 @@ def count():
     return render_template("incomplete_orders/_count.html", count=queries.count_matching(filters))
 
 
+def _shop_iso(value):
+    return to_shop_time(value).isoformat(timespec="seconds") if value else None
+
+
 @bp.get("/export.csv")
 @role_required("viewer")
 def export_csv():
@@ -82,8 +86,10 @@ def export_csv():
                 csv_amount(o.subtotal, o.currency),
                 o.item_count,
                 o.recovery_attempts,
-                to_shop_time(o.created_at).isoformat(timespec="seconds"),
-                to_shop_time(o.last_activity_at).isoformat(timespec="seconds"),
+                _shop_iso(o.recovery_last_sent_at),
+                _shop_iso(o.recovery_paused_at),
+                _shop_iso(o.created_at),
+                _shop_iso(o.last_activity_at),
             )
 
     header = (
@@ -100,6 +106,8 @@ def export_csv():
         "subtotal",
         "items",
         "recovery_emails",
+        "last_email_sent_at",
+        "recovery_paused_at",
         "created_at",
         "last_activity_at",
     )

@@ -340,6 +340,23 @@ def test_the_export_follows_the_filters_and_the_sort(client, agent, make_incompl
     assert _csv_ids(response) == [low, middle, high]
 
 
+def test_the_export_says_when_the_last_email_went_and_whether_recovery_is_paused(
+    app, client, agent, make_incomplete_order
+):
+    order_id = make_incomplete_order()
+    _set(
+        app,
+        order_id,
+        recovery_attempts=1,
+        recovery_last_sent_at=datetime(2026, 3, 1, 9, 0),
+        recovery_paused_at=datetime(2026, 3, 2, 10, 0),
+    )
+    (row,) = csv.DictReader(io.StringIO(client.get("/incomplete-orders/export.csv").text))
+    # In the shop's zone (Berlin, UTC+1 in March).
+    assert row["last_email_sent_at"] == "2026-03-01T10:00:00+01:00"
+    assert row["recovery_paused_at"] == "2026-03-02T11:00:00+01:00"
+
+
 def test_the_export_is_named_after_the_view_and_the_shops_day(app, client, agent):
     with app.app_context():
         today = to_shop_time(utcnow()).date().isoformat()
