@@ -154,3 +154,13 @@ def test_the_command_says_what_it_did_and_what_a_dry_run_would_do(app, scenario)
     assert "Recomputed" in done.output and "(2026-10-24 to " in done.output
     wrong = runner.invoke(args=["update-analytics", "--since", "24.10.2026"])
     assert wrong.exit_code == 2 and "YYYY-MM-DD" not in wrong.output or "%Y-%m-%d" in wrong.output
+
+
+def test_the_jobs_page_lists_the_job_and_its_run_now_step_says_what_it_would_do(
+    client, login, rolled_up
+):
+    login("manager")
+    assert "Analytics rollups" in client.get("/jobs/").text
+    confirm = client.get("/jobs/analytics/run")
+    assert confirm.status_code == 200
+    assert "would store the abandonment time of newly abandoned carts and recompute" in confirm.text
