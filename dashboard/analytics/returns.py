@@ -126,14 +126,15 @@ def return_facts(first, last, settings):
 
 
 def stored_rows(first, last):
-    """ReturnDay rows of first..last as return_facts gives them."""
+    """ReturnDay rows of first..last as return_facts gives them (plain rows, no ORM objects:
+    two years of them are read for one page)."""
+    table = ReturnDay.__table__
     rows = []
-    for day in db.session.scalars(
-        select(ReturnDay).where(ReturnDay.day >= first, ReturnDay.day <= last)
-    ):
-        row = {k: getattr(day, k) for k in KEYS + COUNTS + MONEY}
+    stmt = select(table).where(table.c.day >= first, table.c.day <= last)
+    for stored in db.session.execute(stmt).mappings():
+        row = dict(stored)
         for name in HISTOGRAMS:
-            row[name] = json.loads(getattr(day, name))
+            row[name] = json.loads(row[name])
         rows.append(row)
     return rows
 
