@@ -257,6 +257,11 @@ class Reports(PatternReports):
             ),
         ]
 
+    def summary_rate(self):
+        """The recovery rate of emailed carts."""
+        t = self.read("recovery").total
+        return rate(t["recovered"], t["emailed"])
+
     def returns(self):
         if "returns" not in self._cache:
             self._cache["returns"] = ReturnsReport(self)

@@ -1,11 +1,13 @@
 """/analytics/: the page, its report sections (each an htmx fragment of its own) and the
 CSVs for finance. Thin: parse the range, build the report, render."""
 
+from datetime import timedelta
+
 from flask import Blueprint, abort, render_template, request, url_for
 
 from dashboard.analytics import exports
 from dashboard.analytics.forms import AnalyticsFilterForm
-from dashboard.analytics.reports import PRESETS, Reports, preset_range, today
+from dashboard.analytics.reports import PRESETS, Range, Reports, preset_range, today
 from dashboard.auth.permissions import role_required
 from dashboard.htmx import render_page_or_fragment
 
@@ -58,6 +60,20 @@ def section(name):
         f"analytics/_{name}.html", reports=reports, range=reports.range, settings=reports.settings
     )
     return response, 200, {"Vary": "HX-Request"}
+
+
+@bp.get("/overview")
+@role_required("viewer")
+def overview():
+    """The overview's recovery numbers (loaded into / by htmx): the last 7 and 30 days."""
+    last = today()
+    periods = [
+        (label, Reports(Range(last - timedelta(days=days - 1), last, "none")))
+        for label, days in (("Last 7 days", 7), ("Last 30 days", 30))
+    ]
+    return render_template(
+        "analytics/_overview.html", periods=periods, settings=periods[0][1].settings
+    )
 
 
 @bp.get("/recovery.csv")

@@ -199,3 +199,31 @@ def test_abandonment_patterns_and_their_csvs(client, login, rolled_up):
     assert client.get("/analytics/abandonment.csv", query_string={"by": "nope"}).status_code == 404
     skus = client.get("/analytics/abandonment.csv", query_string={**RANGE, "by": "sku"}).text
     assert "SKU-1,Linen shirt,6,6,1" in skus
+
+
+def test_the_overview_shows_the_last_7_and_30_days_as_analytics_counts_them(client, login, app):
+    from datetime import timedelta
+
+    from dashboard.timeutil import utcnow
+    from tests.analytics.conftest import Scenario
+
+    with app.app_context():
+        s = Scenario()
+        s.cart("R1", utcnow() - timedelta(days=3))
+        s.email("R1", 1, utcnow() - timedelta(days=3) + timedelta(minutes=30))
+        s.convert("R1", utcnow() - timedelta(days=2), total=4200)
+        s.cart("O1", utcnow() - timedelta(days=20))
+        from dashboard.extensions import db
+
+        db.session.commit()
+        update_analytics()
+    login("viewer")
+    assert 'hx-get="/analytics/overview"' in client.get("/").text
+    rows = re.findall(
+        r"<tr><th[^>]*><a[^>]*>(Last \d+ days)</a></th>(.*?)</tr>",
+        client.get("/analytics/overview").text,
+        re.S,
+    )
+    figures = {label: text(cells).split() for label, cells in rows}
+    assert figures["Last 7 days"] == ["1", "1", "100.0%", "€42.00"]
+    assert figures["Last 30 days"] == ["2", "1", "100.0%", "€42.00"]
