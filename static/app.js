@@ -328,4 +328,25 @@
       done();
     }
   });
+
+  // An email previewed in a frame is shown whole: the frame takes the email's height.
+  // (Its sandbox allows same-origin reads, never scripts: the email itself runs nothing.)
+  function fitFrame(frame) {
+    try {
+      // The body's own height: the document's would never shrink below the frame's.
+      var height = Math.ceil(frame.contentDocument.body.getBoundingClientRect().height);
+      if (height) frame.style.height = height + "px";
+    } catch (error) {
+      // a frame we may not read keeps its CSS height and scrolls inside
+    }
+  }
+  document.addEventListener("load", function (event) {
+    if (event.target.matches && event.target.matches("iframe[data-fit-content]")) {
+      fitFrame(event.target);
+    }
+  }, true);
+  window.addEventListener("resize", function () {
+    document.querySelectorAll("iframe[data-fit-content]").forEach(fitFrame);
+  });
+  document.querySelectorAll("iframe[data-fit-content]").forEach(fitFrame);
 })();

@@ -93,6 +93,22 @@ def test_agent_sends_the_next_step_now_and_reads_the_email_in_the_outbox(
     button = email.get_by_role("link", name="Return to my cart")
     expect(button).to_be_visible()
     html_link = button.get_attribute("href")
+    # The whole email, down to its unsubscribe footer, without scrolling inside the frame.
+    frame = page.locator("iframe.email-preview")
+    page.wait_for_function(
+        "f => f.getBoundingClientRect().height >= f.contentDocument.documentElement.scrollHeight",
+        arg=frame.element_handle(),
+    )
+    for width in (1400, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        footer = email.get_by_role("link", name="Unsubscribe")
+        page.wait_for_function(
+            "f => f.getBoundingClientRect().height >= f.contentDocument.documentElement.scrollHeight",
+            arg=frame.element_handle(),
+        )
+        footer.scroll_into_view_if_needed()
+        expect(footer).to_be_in_viewport()
+    page.set_viewport_size({"width": 1400, "height": 900})
 
     # The text version carries the same restore link, for this cart's step 1.
     text = page.locator("pre.email-text")
