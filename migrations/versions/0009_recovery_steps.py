@@ -3,7 +3,7 @@
 A cart remembers while one of its recovery emails waits in the outbox
 (incomplete_orders.recovery_queued_at): no next step is queued until it went out, so steps
 arrive in order even when delivery stalls. recovery_last_sent_at now says when the last one
-went out, not when it was queued.
+went out, not when it was queued. A partial index serves the list's "paused" filter.
 
 recovery_attempts.skipped_for: a step that was not sent because a later one was already due
 (the scheduler was down, or the cart arrived late) names the step that went out instead.
@@ -29,6 +29,14 @@ def upgrade():
         batch.add_column(sa.Column("recovery_queued_at", sa.DateTime(), nullable=True))
     with op.batch_alter_table("recovery_attempts") as batch:
         batch.add_column(sa.Column("skipped_for", sa.Integer(), nullable=True))
+    # The list's "paused" filter: a partial index, as few carts are paused.
+    op.create_index(
+        "ix_incomplete_orders_paused",
+        "incomplete_orders",
+        ["recovery_paused_at"],
+        sqlite_where=sa.text("recovery_paused_at IS NOT NULL"),
+        postgresql_where=sa.text("recovery_paused_at IS NOT NULL"),
+    )
     # Carts whose recovery email is still in the outbox wait for it.
     op.execute(
         """
@@ -43,6 +51,7 @@ def upgrade():
 
 
 def downgrade():
+    op.drop_index("ix_incomplete_orders_paused", table_name="incomplete_orders")
     with op.batch_alter_table("recovery_attempts") as batch:
         batch.drop_column("skipped_for")
     with op.batch_alter_table("incomplete_orders") as batch:
