@@ -43,6 +43,13 @@ from dashboard.returns.models import (  # noqa: E402
 
 __all__ += ["ReturnEvent", "ReturnLine", "ReturnNote", "ReturnRequest"]
 
-from dashboard.analytics.models import HourDay, RecoveryDay, ReturnDay, RolledDay, StepDay  # noqa: E402
+from dashboard.analytics.models import (  # noqa: E402
+    HourDay,
+    RecoveryDay,
+    ReturnDay,
+    RolledDay,
+    SkuDay,
+    StepDay,
+)
 
-__all__ += ["HourDay", "RecoveryDay", "ReturnDay", "RolledDay", "StepDay"]
+__all__ += ["HourDay", "RecoveryDay", "ReturnDay", "RolledDay", "SkuDay", "StepDay"]

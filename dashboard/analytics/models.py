@@ -70,6 +70,21 @@ class HourDay(db.Model):
     recovered = _count()
 
 
+class SkuDay(db.Model):
+    """The products in the carts abandoned on a shop day: how many carts held each, how
+    many units, and how many of those carts were recovered."""
+
+    __tablename__ = "analytics_sku_days"
+
+    day = db.Column(db.Date, primary_key=True)
+    sku = db.Column(db.String(64), primary_key=True)
+    stage = db.Column(db.String(20), primary_key=True)
+    name = db.Column(db.String(200), nullable=False)
+    carts = _count()
+    units = _count()
+    recovered = _count()
+
+
 class ReturnDay(db.Model):
     """Return requests by shop day, type and reason: each figure on the day its event
     happened (submitted, decided, received, completed). Times to decision, receipt and

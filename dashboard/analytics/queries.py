@@ -20,7 +20,7 @@ from dashboard.analytics.days import (
     shop_day,
     shop_hour,
 )
-from dashboard.analytics.models import HourDay, RecoveryDay, RolledDay, StepDay
+from dashboard.analytics.models import HourDay, RecoveryDay, RolledDay, SkuDay, StepDay
 from dashboard.extensions import db
 from dashboard.incomplete_orders.models import IncompleteOrder, IncompleteOrderItem
 from dashboard.orders.models import Order
@@ -217,6 +217,20 @@ def rolled_days(kind, first, last):
     )
 
 
+def days_to_count_live(kind, first, last, today):
+    """(stored days, days to count live) of first..last. A run stores every closed day from
+    the first one anything happened on; the days before the first stored day are empty, so
+    only later ones (today, a day no run has stored yet) are counted live."""
+    stored = {day for day in rolled_days(kind, first, last) if day < today}
+    earliest = db.session.scalar(select(func.min(RolledDay.day)).where(RolledDay.kind == kind))
+    live = [
+        day
+        for day in days_between(first, last)
+        if day not in stored and (earliest is None or day >= earliest)
+    ]
+    return stored, live
+
+
 @dataclass
 class Totals:
     """Summed figures: counts, and money per currency {currency: minor units}."""
@@ -265,10 +279,10 @@ def read_range(kind, first, last, settings, stage, groupings, today, live_cache=
         "recovery": (RecoveryDay, RECOVERY_KEYS, RECOVERY_COUNTS, RECOVERY_MONEY, recovery_facts),
         "steps": (StepDay, STEP_KEYS, STEP_COUNTS, STEP_MONEY, step_facts),
         "hours": (HourDay, HOUR_KEYS, HOUR_COUNTS, (), hour_facts),
+        "skus": (SkuDay, SKU_KEYS, SKU_COUNTS, (), sku_facts),
     }[kind]
     # A run stores closed days only: anything from today on is counted live.
-    stored = {day for day in rolled_days("recovery", first, last) if day < today}
-    live_days = [day for day in days_between(first, last) if day not in stored]
+    stored, live_days = days_to_count_live("recovery", first, last, today)
     cache = live_cache if live_cache is not None else {}
     cache_key = (kind, first, last, stage, tuple(live_days))
     if cache_key not in cache:
@@ -294,25 +308,34 @@ def read_range(kind, first, last, settings, stage, groupings, today, live_cache=
     return breakdown
 
 
-def top_skus(first, last, settings, stage=None, limit=10):
-    """The SKUs in most carts abandoned first..last, with how many of those carts were
-    recovered. Counted live from the carts' lines (no rollup: SKUs come and go)."""
+SKU_KEYS = ("day", "sku", "stage")
+SKU_COUNTS = ("carts", "units", "recovered")
+
+
+def sku_facts(first, last, settings, stage=None):
+    """The products of the carts abandoned first..last, per SKU_KEYS (with the name)."""
     start, end = day_bounds(first, last)
     item = IncompleteOrderItem
-    carts = func.count(func.distinct(item.incomplete_order_id))
     stmt = (
         select(
+            shop_day(c.abandoned_at, start, end).label("day"),
             item.sku.label("sku"),
+            c.stage.label("stage"),
             func.max(item.name).label("name"),
-            carts.label("carts"),
+            func.count(func.distinct(item.incomplete_order_id)).label("carts"),
             func.coalesce(func.sum(item.quantity), 0).label("units"),
             func.count(func.distinct(case((d.recovered(settings), c.id)))).label("recovered"),
         )
         .select_from(c)
         .join(item, item.incomplete_order_id == c.id)
         .where(d.abandoned_between(start, end), *_stage(stage))
-        .group_by(item.sku)
-        .order_by(carts.desc(), item.sku)
-        .limit(limit)
+        .group_by(literal_column("day"), item.sku, c.stage)
     )
-    return [dict(row) for row in db.session.execute(stmt).mappings()]
+    return _grouped(stmt, SKU_KEYS)
+
+
+def sku_names(skus):
+    rows = db.session.execute(
+        select(SkuDay.sku, func.max(SkuDay.name)).where(SkuDay.sku.in_(skus)).group_by(SkuDay.sku)
+    )
+    return dict(rows.all())

@@ -123,12 +123,22 @@ class PatternReports:
         return {"grid": grid, "peak": peak, "weekdays": WEEKDAYS, "hours": list(range(24))}
 
     def top_skus(self, limit=10):
-        rows = queries.top_skus(
-            self.range.first, self.range.last, self.settings, self.range.stage, limit
-        )
-        for row in rows:
-            row["rate"] = rate(row["recovered"], row["carts"])
-        return rows
+        per = self.read("skus", [("sku",)]).by[("sku",)]
+        top = sorted(per.items(), key=lambda item: (-item[1]["carts"], item[0][0]))[:limit]
+        names = queries.sku_names([sku for (sku,), _ in top])
+        for rows in self._live.values():  # today's products, not stored yet
+            names.update({row["sku"]: row["name"] for row in rows if "name" in row})
+        return [
+            {
+                "sku": sku,
+                "name": names.get(sku, ""),
+                "carts": t["carts"],
+                "units": t["units"],
+                "recovered": t["recovered"],
+                "rate": rate(t["recovered"], t["carts"]),
+            }
+            for (sku,), t in top
+        ]
 
 
 class Reports(PatternReports):

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from dashboard.analytics import returns as r
 from dashboard.analytics.days import days_between
 from dashboard.analytics.definitions import rate
-from dashboard.analytics.queries import rolled_days
+from dashboard.analytics.queries import days_to_count_live
 from dashboard.extensions import db
 from dashboard.returns.models import REASON_LABELS, REFUND_METHODS, TYPE_LABELS, ReturnRequest
 
@@ -19,8 +19,7 @@ class ReturnsReport:
         self.range = range_ or reports.range
         self.settings = reports.settings
         first, last = self.range.first, self.range.last
-        stored = {day for day in rolled_days("returns", first, last) if day < reports.today}
-        live = [day for day in days_between(first, last) if day not in stored]
+        stored, live = days_to_count_live("returns", first, last, reports.today)
         rows = r.stored_rows(first, last) if stored else []
         rows = [row for row in rows if row["day"] in stored]
         if live:

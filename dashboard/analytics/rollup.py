@@ -17,7 +17,14 @@ from sqlalchemy import delete, func, insert, select, update
 from dashboard.analytics import definitions as d
 from dashboard.analytics import queries, returns
 from dashboard.analytics.days import consecutive_runs, days_between, shop_today
-from dashboard.analytics.models import HourDay, RecoveryDay, ReturnDay, RolledDay, StepDay
+from dashboard.analytics.models import (
+    HourDay,
+    RecoveryDay,
+    ReturnDay,
+    RolledDay,
+    SkuDay,
+    StepDay,
+)
 from dashboard.extensions import db
 from dashboard.incomplete_orders.models import IncompleteOrder
 from dashboard.returns.models import ReturnRequest
@@ -75,11 +82,23 @@ def mark_abandoned(settings, now, dry_run=False, full=True):
     one (the first, or --since) at every cart."""
     c = IncompleteOrder
     condition = d.newly_abandoned(settings, now)
-    if not full and db.session.scalar(select(func.count()).select_from(RolledDay)):
+    full = full or not db.session.scalar(select(func.count()).select_from(RolledDay))
+    if not full:
         recent = now - timedelta(days=settings.changing_days)
         condition = condition & (c.last_activity_at >= recent)
     if dry_run:
         return db.session.scalar(select(func.count()).select_from(c).where(condition))
+    if not full:  # the carts of the last few weeks: one short statement
+        return run_in_transaction(
+            lambda: (
+                db.session.execute(
+                    update(c)
+                    .where(condition)
+                    .values(abandoned_at=d.abandonment_time(settings))
+                    .execution_options(synchronize_session=False)
+                ).rowcount
+            )
+        )
     low, high = db.session.execute(select(func.min(c.id), func.max(c.id))).one()
     db.session.rollback()
     if low is None:
@@ -149,7 +168,7 @@ def _store_return_days(first, last, settings, now):
 
 def _store_days(first, last, settings, now):
     """Replace the stored figures of the shop days first..last (consecutive) with fresh ones."""
-    for model in (RecoveryDay, StepDay, HourDay):
+    for model in (RecoveryDay, StepDay, HourDay, SkuDay):
         db.session.execute(delete(model).where(model.day >= first, model.day <= last))
     db.session.execute(
         delete(RolledDay).where(
@@ -160,6 +179,7 @@ def _store_days(first, last, settings, now):
         (RecoveryDay, queries.recovery_facts),
         (StepDay, queries.step_facts),
         (HourDay, queries.hour_facts),
+        (SkuDay, queries.sku_facts),
     ):
         rows = facts(first, last, settings)
         if rows:

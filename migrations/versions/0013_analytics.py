@@ -81,6 +81,15 @@ def upgrade():
         sa.PrimaryKeyConstraint("day", "hour", "stage", name=op.f("pk_analytics_hour_days")),
     )
     op.create_table(
+        "analytics_sku_days",
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("sku", sa.String(length=64), nullable=False),
+        sa.Column("stage", sa.String(length=20), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        *_counts("carts", "units", "recovered"),
+        sa.PrimaryKeyConstraint("day", "sku", "stage", name=op.f("pk_analytics_sku_days")),
+    )
+    op.create_table(
         "analytics_return_days",
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("type", sa.String(length=12), nullable=False),
@@ -117,6 +126,8 @@ def upgrade():
 def downgrade():
     op.drop_table("analytics_rolled_days")
     op.drop_table("analytics_return_days")
+    # IF EXISTS: a database upgraded to an early version of this revision has no such table.
+    op.execute("DROP TABLE IF EXISTS analytics_sku_days")
     op.drop_table("analytics_hour_days")
     op.drop_table("analytics_step_days")
     op.drop_table("analytics_recovery_days")
