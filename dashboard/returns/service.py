@@ -229,6 +229,7 @@ def submit(draft, actor, *, idempotency=None, override=None, now=None):
         ],
         units_requested=sum(claim.quantity for claim in checked.claims),
         value_requested=0,
+        events=[],  # a new request's history: empty, without asking the database
     )
     request.value_requested = refund_for_request(request, basis="requested").items_total
     if idempotency is not None:
@@ -239,6 +240,8 @@ def submit(draft, actor, *, idempotency=None, override=None, now=None):
         request.overridden_rules = ",".join(sorted({r.rule for r in checked.overridden}))
         request.override_note = override.note.strip()
         request.overridden_by = override.staff.email
+    # Written in the same flush as the request.
+    _event(request, "submitted", actor, None, now)
     try:
         with db.session.begin_nested():
             db.session.add(request)
@@ -250,7 +253,6 @@ def submit(draft, actor, *, idempotency=None, override=None, now=None):
             raise
         return _repeat(existing, idempotency), False
     request.number = rma_number(request.id)
-    _event(request, "submitted", actor, None, now)
     db.session.flush()
     record(
         actor,
