@@ -239,10 +239,13 @@ class Totals:
     money: dict = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
 
     def add(self, row, counts, money):
+        totals = self.counts
         for name in counts:
-            self.counts[name] += row.get(name) or 0
-        for name in money:
-            self.money[name][row["currency"]] += row.get(name) or 0
+            totals[name] += row[name] or 0
+        if money:
+            currency = row["currency"]
+            for name in money:
+                self.money[name][currency] += row[name] or 0
 
     def __getitem__(self, name):
         return self.counts[name]
@@ -260,7 +263,9 @@ def _rollup_rows(model, keys, counts, money, first, last, stage, group):
         .where(model.day >= first, model.day <= last, *([model.stage == stage] if stage else []))
         .group_by(*group_cols)
     )
-    return [dict(row) for row in db.session.execute(stmt).mappings()]
+    result = db.session.execute(stmt)
+    names = list(result.keys())
+    return [dict(zip(names, row, strict=True)) for row in result]
 
 
 @dataclass

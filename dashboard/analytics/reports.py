@@ -4,6 +4,10 @@ and chart shows, with rates that say "—" when there is nothing to divide by.""
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import lru_cache
+from urllib.parse import urlencode
+
+from flask import url_for
 
 from dashboard.analytics import definitions as d
 from dashboard.analytics import queries
@@ -11,6 +15,7 @@ from dashboard.analytics.days import days_between, shop_today
 from dashboard.analytics.definitions import rate
 from dashboard.analytics.queries import read_range
 from dashboard.analytics.return_reports import ReturnsReport, pending_returns
+from dashboard.formatting import money
 from dashboard.incomplete_orders.models import STAGE_LABELS
 from dashboard.timeutil import utcnow
 
@@ -68,6 +73,12 @@ def preset_range(name, today):
         last = today.replace(day=1) - timedelta(days=1)
         return last.replace(day=1), last
     return today - timedelta(days=int(name) - 1), today
+
+
+@lru_cache(maxsize=1024)
+def _money_text(minor_units, currency):
+    # Most days of a long range have the same few amounts (0.00); Babel is slow per call.
+    return money(minor_units, currency)
 
 
 def today():
@@ -150,6 +161,7 @@ class Reports(PatternReports):
         self.today = shop_today(now or utcnow())
         self._cache = {}
         self._live = {}
+        self._list_base = None
 
     def read(self, kind, groupings=(), range_=None):
         range_ = range_ or self.range
@@ -311,19 +323,33 @@ class Reports(PatternReports):
 
     # --- by day --------------------------------------------------------------------------
 
+    def list_url(self, first, last, **filters):
+        """The incomplete-orders list of the carts abandoned first..last (and `filters`).
+        Built here once per row rather than through url_for: two years are 1,460 links."""
+        if self._list_base is None:
+            self._list_base = url_for("incomplete_orders.list_incomplete_orders")
+        args = {"abandoned_from": first.isoformat(), "abandoned_to": last.isoformat()}
+        if self.range.stage:
+            args["stage"] = self.range.stage
+        return f"{self._list_base}?{urlencode({**args, **filters})}"
+
     def by_day(self):
         per_day = self.read("recovery", [("day",)]).by[("day",)]
         currency = self.settings.currency
         rows = []
         for day in days_between(self.range.first, self.range.last):
             t = per_day.get((day,))
+            revenue = t.money["recovered_revenue"].get(currency, 0) if t else 0
             rows.append(
                 {
                     "day": day,
                     "label": day.strftime("%d %b"),
                     "abandoned": t["abandoned"] if t else 0,
                     "recovered": t["recovered"] if t else 0,
-                    "revenue": t.money["recovered_revenue"].get(currency, 0) if t else 0,
+                    "revenue": revenue,
+                    "revenue_text": _money_text(revenue, currency),
+                    "abandoned_url": self.list_url(day, day),
+                    "recovered_url": self.list_url(day, day, outcome="recovered"),
                     "provisional": self.provisional(day),
                 }
             )
