@@ -4,7 +4,7 @@ page (its lines with a sentence each on eligibility, the refund breakdown, one t
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select, true, union
+from sqlalchemy import and_, false, func, or_, select, true, union, union_all
 from sqlalchemy.orm import selectinload
 
 from dashboard import listing
@@ -56,26 +56,38 @@ def ship_by_overdue(now):
     return and_(ReturnRequest.status == "approved", ReturnRequest.ship_by_at < now)
 
 
+# A search matching at most this many requests is read by their ids; a broader one (a
+# fragment such as "example") by the page's own order, which finds a page of them at once.
+SEARCH_IDS_CAP = 500
+
+
 def _search(q):
     """RMA number, order number, SKU exactly (any case); the email by a fragment.
 
-    The matching ids are gathered first, one indexed read per kind (a union), so the page
-    and its count read only those requests rather than testing every request in turn.
+    The matching ids are gathered first, one indexed read per kind, stopping once there
+    are more than SEARCH_IDS_CAP: a narrow search then reads just those requests by id,
+    rather than testing every request in turn; a broad one tests the requests in the
+    page's order, where a page of matches comes quickly.
     """
     needle = q.strip()
     upper, lower = needle.upper(), needle.lower()
-    matches = [
+    email = ReturnRequest.email.contains(lower, autoescape=True)
+    exact = [
         select(ReturnRequest.id).where(ReturnRequest.number == upper),
-        # SQLite reads the email index rather than the table; PostgreSQL its trigram index.
-        select(ReturnRequest.id).where(ReturnRequest.email.contains(lower, autoescape=True)),
         select(ReturnRequest.id).where(
             ReturnRequest.order_id.in_(select(Order.id).where(Order.number.in_({needle, upper})))
         ),
         select(ReturnLine.return_request_id).where(ReturnLine.sku.in_({needle, upper})),
     ]
     if needle.isdigit() and len(needle) <= 9:
-        matches.append(select(ReturnRequest.id).where(ReturnRequest.id == int(needle)))
-    return ReturnRequest.id.in_(union(*matches))
+        exact.append(select(ReturnRequest.id).where(ReturnRequest.id == int(needle)))
+    # SQLite reads the email index rather than the table; PostgreSQL its trigram index.
+    found = db.session.scalars(
+        union_all(*exact, select(ReturnRequest.id).where(email)).limit(SEARCH_IDS_CAP + 1)
+    ).all()
+    if len(found) <= SEARCH_IDS_CAP:
+        return ReturnRequest.id.in_(set(found)) if found else false()
+    return or_(email, ReturnRequest.id.in_(union(*exact)))
 
 
 def filter_conditions(filters, now=None):

@@ -578,3 +578,19 @@ def test_a_manager_overrides_a_line_with_a_note_recorded_per_line_in_timeline_an
     assert "Eligibility rule overridden" in detail
     # Approving it then is an ordinary decision.
     assert "is approved" in approve(client, request_id).text
+
+
+def test_a_broad_search_finds_the_same_requests_as_a_narrow_one(app, client, login, monkeypatch):
+    """A search matching more requests than are read by id is tested row by row instead:
+    the same requests either way."""
+    login("viewer")
+    ids = [make_request(app, email=f"shared.{n}@example.com") for n in range(3)]
+    other = make_request(app, email="someone@else.example")
+    numbers = {get(app, i).number for i in ids}
+    assert set(rows_of(client.get("/returns/?status=any&q=shared.").text)) == numbers
+    monkeypatch.setattr("dashboard.returns.queries.SEARCH_IDS_CAP", 1)
+    assert set(rows_of(client.get("/returns/?status=any&q=shared.").text)) == numbers
+    assert rows_of(client.get(f"/returns/?status=any&q={get(app, other).number}").text) == [
+        get(app, other).number
+    ]
+    assert "No return requests match" in client.get("/returns/?status=any&q=nobody").text
