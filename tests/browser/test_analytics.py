@@ -45,9 +45,10 @@ def test_change_the_range_charts_redraw_back_restores_and_a_count_opens_its_list
     )
     assert days_chart_labels(page) == ["25 Oct", "26 Oct"]
     assert page.locator("#report-funnel tr[data-stage='abandoned'] .count-link").inner_text() == "3"
-    page.wait_for_function("() => document.querySelectorAll('canvas[data-chart]').length === 3")
-    # The charts of the old range were destroyed, not left drawing on detached canvases.
-    page.wait_for_function("() => Object.keys(Chart.instances).length === 3")
+    # Every section loaded (five charts), and the charts of the old range were destroyed,
+    # not left drawing on detached canvases.
+    page.wait_for_function("() => document.querySelectorAll('canvas[data-chart]').length === 5")
+    page.wait_for_function("() => Object.keys(Chart.instances).length === 5")
 
     page.go_back()
     page.wait_for_url("**/analytics/?from=2026-10-24&to=2026-10-26")
