@@ -168,6 +168,10 @@ def register_errorhandlers(app):
 
 
 def register_request_hooks(app):
+    from dashboard.forms import refuse_nul_characters
+
+    app.before_request(refuse_nul_characters)
+
     @app.before_request
     def mark_read_only_requests():
         # API requests always write (their key's request count).

@@ -24,6 +24,7 @@ from werkzeug.datastructures import MultiDict
 from dashboard.extensions import db
 from dashboard.forms import BulkForm
 from dashboard.htmx import is_htmx, render_page_or_fragment, toast
+from dashboard.listing import MAX_ID
 from dashboard.transaction import DomainError
 
 # Ticked ids come from one page of a list; more than this is not a page of ours.
@@ -185,8 +186,8 @@ def selection(actions, form):
         ids = sorted({int(v) for v in request.form.getlist("ids")})
     except ValueError:
         abort(400)
-    if len(ids) > MAX_TICKED:
-        abort(400)
+    if len(ids) > MAX_TICKED or not all(0 < row_id <= MAX_ID for row_id in ids):
+        abort(400)  # more than a page, or an id no table holds
     return Selection(actions.id_column.in_(ids), ids, filter_query)
 
 

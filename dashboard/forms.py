@@ -2,11 +2,14 @@
 
 from datetime import date
 
+from flask import current_app, render_template, request
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, SelectChoice
+from wtforms import BooleanField, DecimalField, HiddenField, IntegerField, SelectChoice
 from wtforms.validators import DataRequired, ValidationError
 
 from dashboard import money
+from dashboard.htmx import is_htmx, toast
+from dashboard.listing import MAX_ID
 
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2999, 12, 31)
 
@@ -31,6 +34,61 @@ def amount_range():
             raise ValidationError(problem)
 
     return check
+
+
+class AmountField(DecimalField):
+    """A decimal typed by a person: Decimal also reads NaN, sNaN and Infinity, which are no
+    amount and fail every comparison later (sNaN raises), so they are refused here."""
+
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        if self.data is not None and not self.data.is_finite():
+            amount, self.data = self.data, None
+            if amount.is_infinite():
+                raise ValueError(money.shop_amount_problem(amount))
+            raise ValueError("Type an amount in figures, such as 12.50.")
+
+
+class RecordIdField(IntegerField):
+    """A record's id: 1 to MAX_ID, what the database's id columns hold. (NumberRange alone
+    fails on a 400-digit number: it converts it to a float.)"""
+
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        if self.data is not None and not 0 < self.data <= MAX_ID:
+            self.data = None
+            raise ValueError("Not a record id.")
+
+
+NUL_MESSAGE = (
+    "The address or a form field contains a NUL character (\\0), which no field can hold. "
+    "Remove it and try again."
+)
+
+
+def _has_nul(values):
+    # `next` is only ever checked as a place to go back to (an unsafe one goes to the
+    # overview), never stored: a sign-in link with a NUL in it still signs in.
+    return any(
+        "\x00" in key or ("\x00" in value and key != "next")
+        for key, value in values.items(multi=True)
+    )
+
+
+def refuse_nul_characters():
+    """A before_request hook: a NUL in the path, the query string or a form field is refused
+    with a 400 that says so. No database column can hold one (PostgreSQL refuses it), and no
+    search or id contains one."""
+    if request.path.startswith("/api/"):
+        return None  # the API refuses NUL itself, per field, in its documented errors
+    if "\x00" not in request.path and not _has_nul(request.args):
+        if request.mimetype not in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            return None
+        if not _has_nul(request.form):
+            return None
+    if is_htmx():
+        return toast(current_app.response_class("", status=400), NUL_MESSAGE, "error")
+    return render_template("error.html", code=400, message=NUL_MESSAGE), 400
 
 
 class FilterForm(FlaskForm):

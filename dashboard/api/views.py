@@ -5,6 +5,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import BaseConverter
 
 from dashboard.api import schemas
 from dashboard.api.errors import ApiError, error_response, from_validation_error
@@ -84,7 +85,10 @@ def http_error(error):
 def _json_body(model):
     if not request.is_json:
         raise ApiError(415, "Send the body as JSON with 'Content-Type: application/json'.")
-    payload = request.get_json(silent=True)
+    try:
+        payload = request.get_json(silent=True)
+    except RecursionError:  # nested thousands deep: json gives up before any limit of ours
+        payload = None
     if payload is None:
         raise ApiError(400, "The body is not valid JSON.", code="invalid_json")
     if not isinstance(payload, dict):
@@ -174,18 +178,36 @@ SNAPSHOT_MESSAGES = {
 
 
 def _possible_cart_id(cart_id):
-    # The database cannot hold NUL in text, so no cart has such an id.
-    return len(cart_id) <= 64 and "\x00" not in cart_id
+    # The database cannot hold NUL in text, so no cart has such an id; a "/" would not fit in
+    # the storefront's own URLs to this one.
+    return len(cart_id) <= 64 and "\x00" not in cart_id and "/" not in cart_id
 
 
-@bp.put("/incomplete-orders/<cart_id>")
-def put_incomplete_order(cart_id):
+def _refuse_impossible_cart_id(cart_id):
     if not _possible_cart_id(cart_id):
         raise ApiError(
             422,
-            "A cart id can have at most 64 characters, and no NUL characters.",
-            fields={"cart_id": "at most 64 characters, without NUL (\\u0000)"},
+            "A cart id can have at most 64 characters, and no '/' or NUL characters.",
+            fields={"cart_id": "at most 64 characters, without '/' or NUL (\\u0000)"},
         )
+
+
+class AnyTextConverter(BaseConverter):
+    """Any text, "/" and newlines included (werkzeug's path converter stops at a newline), so
+    that an id no cart can have reaches the check above (422) instead of a 404."""
+
+    regex = r"[\s\S]+"
+    part_isolating = False
+
+
+@bp.record_once
+def _register_converter(state):
+    state.app.url_map.converters["any_text"] = AnyTextConverter
+
+
+@bp.put("/incomplete-orders/<any_text:cart_id>")
+def put_incomplete_order(cart_id):
+    _refuse_impossible_cart_id(cart_id)
     body = _json_body(schemas.CartSnapshotIn)
     snapshot = CartSnapshot(
         cart_id=cart_id,
@@ -214,7 +236,7 @@ def put_incomplete_order(cart_id):
     return _json(result, 201 if outcome == "created" else 200)
 
 
-@bp.get("/incomplete-orders/<cart_id>")
+@bp.get("/incomplete-orders/<any_text:cart_id>")
 def get_incomplete_order(cart_id):
     order = None
     if _possible_cart_id(cart_id):

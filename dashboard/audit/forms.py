@@ -1,9 +1,9 @@
-from wtforms import DateField, HiddenField, IntegerField, SelectField, StringField
+from wtforms import DateField, HiddenField, SelectField, StringField
 from wtforms.validators import Length, NumberRange, Optional, ValidationError
 
 from dashboard.audit.actions import ACTION_LABELS
 from dashboard.audit.queries import RECORD_KINDS
-from dashboard.forms import FilterForm, options, sensible_date
+from dashboard.forms import FilterForm, RecordIdField, options, sensible_date
 from dashboard.listing import MAX_ID
 
 
@@ -29,7 +29,7 @@ class AuditFilterForm(FilterForm):
         ),
         default="",
     )
-    record_id = IntegerField(
+    record_id = RecordIdField(
         "Record id",
         validators=[Optional(), NumberRange(min=1, max=MAX_ID, message="Not a record id.")],
     )

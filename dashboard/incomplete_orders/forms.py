@@ -3,7 +3,6 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
-    DecimalField,
     HiddenField,
     RadioField,
     SelectField,
@@ -13,7 +12,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from dashboard.analytics.definitions import OUTCOME_LABELS
-from dashboard.forms import FilterForm, amount_range, options, sensible_date
+from dashboard.forms import AmountField, FilterForm, amount_range, options, sensible_date
 from dashboard.incomplete_orders.models import STAGE_LABELS, STATUS_LABELS
 from dashboard.incomplete_orders.queries import INCOMPLETE_ORDER_SORTS
 from dashboard.incomplete_orders.search import MIN_SEARCH_LENGTH
@@ -62,12 +61,12 @@ class IncompleteOrderFilterForm(FilterForm):
     )
     recoverable = BooleanField("Recoverable")
     emailed = BooleanField("Emailed")
-    min_value = DecimalField(
+    min_value = AmountField(
         "Value from",
         places=2,
         validators=[Optional(), amount_range()],
     )
-    max_value = DecimalField(
+    max_value = AmountField(
         "Value to",
         places=2,
         validators=[Optional(), amount_range()],

@@ -258,12 +258,14 @@ def test_an_invalid_snapshot_is_refused_field_by_field(app, api, overrides, fiel
     assert audit_events(app, "incomplete_order.create") == []
 
 
-@pytest.mark.parametrize("cart_id", ["c" * 65, "cart%00one"], ids=["too-long", "nul"])
+@pytest.mark.parametrize(
+    "cart_id", ["c" * 65, "cart%00one", "cart/one"], ids=["too-long", "nul", "slash"]
+)
 def test_a_cart_id_no_cart_can_have_is_refused(app, api, cart_id):
     response = api.put_cart(cart_id)
     assert response.status_code == 422
     assert response.json["error"]["fields"] == {
-        "cart_id": "at most 64 characters, without NUL (\\u0000)"
+        "cart_id": "at most 64 characters, without '/' or NUL (\\u0000)"
     }
     assert row_count(app, IncompleteOrder) == 0
     assert api.get(f"/incomplete-orders/{cart_id}").status_code == 404

@@ -171,6 +171,10 @@ def test_the_search_fields_are_on_the_page_and_keep_their_values(client, viewer,
 
 @pytest.mark.parametrize("field", ["to", "cart"])
 def test_control_characters_are_refused_not_a_server_error(client, viewer, mail, field):
-    page = client.get("/outbox/", query_string={field: "ada\x00"})
+    page = client.get("/outbox/", query_string={field: "ada\x1f"})
     assert page.status_code == 200
     assert "Type letters, digits and punctuation only." in page.text
+    # A NUL is refused before any form sees it, on every page (tests/test_hostile_input.py).
+    page = client.get("/outbox/", query_string={field: "ada\x00"})
+    assert page.status_code == 400
+    assert "NUL character" in page.text
