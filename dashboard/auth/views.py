@@ -13,7 +13,7 @@ from flask import (
 from flask_login import current_user, login_required, login_user, logout_user
 
 from dashboard.audit.service import Actor
-from dashboard.auth import passwords
+from dashboard.auth import devices, passwords
 from dashboard.auth.forms import ChangePasswordForm, EmptyForm, LoginForm
 from dashboard.auth.service import authenticate
 from dashboard.htmx import is_htmx
@@ -72,7 +72,12 @@ def login():
     status = 200
     if form.validate_on_submit():
         with committed(show=False) as change:
-            staff = authenticate(form.email.data, form.password.data, request.remote_addr)
+            staff = authenticate(
+                form.email.data,
+                form.password.data,
+                request.remote_addr,
+                devices.trusted_device(form.email.data),
+            )
         if not change.ok:  # throttled
             error, status = change.message, 429
         elif staff is not None:
@@ -81,8 +86,10 @@ def login():
             login_user(staff, remember=form.remember.data)
             if staff.password_must_change:
                 flash("You signed in with a temporary password. Choose your own now.", "info")
-                return redirect(url_for("auth.change_password", next=safe_next(form.next.data)))
-            return redirect(safe_next(form.next.data))
+                target = url_for("auth.change_password", next=safe_next(form.next.data))
+            else:
+                target = safe_next(form.next.data)
+            return devices.remember_device(redirect(target), staff.email)
         else:
             error, status = "That email and password do not match an active account.", 401
     elif request.method == "POST":
