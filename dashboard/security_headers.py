@@ -10,9 +10,10 @@ CONTENT_SECURITY_POLICY = "; ".join(
     (
         "default-src 'self'",
         "script-src 'self'",
-        # Emails are previewed in a sandboxed srcdoc frame, which takes this policy: their
-        # HTML is styled inline, as every email client expects.
-        "style-src 'self' 'unsafe-inline'",
+        # No inline style either: an email's inline-styled HTML is previewed from its own
+        # address with its own policy (outbox.preview), and htmx's indicator rule is in
+        # app.css (includeIndicatorStyles off in base.html).
+        "style-src 'self'",
         "img-src 'self' data:",
         "font-src 'self'",
         "connect-src 'self'",

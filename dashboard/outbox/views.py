@@ -31,16 +31,20 @@ def list_messages():
     )
 
 
+def _content(message):
+    if message.written:
+        return message
+    if message.status == "withdrawn":
+        return service.Withdrawn(message.last_error)
+    # Not written yet: as it would be written if it went out now.
+    return service.render([message])[message.id]
+
+
 @bp.get("/<int:message_id>")
 @role_required("viewer")
 def detail(message_id):
     message = db.session.get(OutboxMessage, message_id) or abort(404)
-    if message.written:
-        content = message
-    elif message.status == "withdrawn":
-        content = service.Withdrawn(message.last_error)
-    else:  # not written yet: show it as it would be written if it went out now
-        content = service.render([message])[message.id]
+    content = _content(message)
     return render_template(
         "outbox/detail.html",
         message=message,
@@ -49,6 +53,36 @@ def detail(message_id):
         unwritable=isinstance(content, service.Unwritable),
         kinds=KINDS,
     )
+
+
+# The email's own HTML, for the sandboxed frame on its page. Emails are styled inline, as
+# mail clients expect: this document alone may use inline styles, and nothing else (no
+# script, no form, no fetch); only our own pages may frame it.
+PREVIEW_POLICY = "; ".join(
+    (
+        "default-src 'none'",
+        "style-src 'unsafe-inline'",
+        "img-src data: https:",
+        "frame-ancestors 'self'",
+        "form-action 'none'",
+        "base-uri 'none'",
+        # same-origin only so static/app.js on the page can size the frame to the email
+        "sandbox allow-same-origin",
+    )
+)
+
+
+@bp.get("/<int:message_id>/preview.html")
+@role_required("viewer")
+def preview(message_id):
+    message = db.session.get(OutboxMessage, message_id) or abort(404)
+    content = _content(message)
+    if isinstance(content, service.Withdrawn | service.Unwritable):
+        abort(404)
+    response = current_app.response_class(content.body_html, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = PREVIEW_POLICY
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return response
 
 
 @bp.post("/<int:message_id>/retry")
