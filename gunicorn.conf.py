@@ -1,10 +1,26 @@
 """Gunicorn settings, read automatically when gunicorn starts in the project root."""
 
 import gc
+import os
+
+import gunicorn.http.wsgi
 
 bind = "127.0.0.1:8000"
-workers = 2
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# Threads, not sync workers: a client that trickles its request body (or never finishes it)
+# holds one thread while the worker's other threads go on serving, /healthz included. A
+# buffering proxy in front (nginx, client_body_timeout) is still the way to shed many such
+# clients at once.
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 timeout = 60
+keepalive = 5
+# Requests are small: long request lines or headers are refused before the app sees them.
+limit_request_line = 8190
+limit_request_fields = 100
+
+# The Server header names no software or version.
+gunicorn.http.wsgi.SERVER = "reclaim"
 
 
 def on_starting(server):
