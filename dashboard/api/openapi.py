@@ -59,8 +59,9 @@ CART_ID = {
     "name": "cart_id",
     "in": "path",
     "required": True,
-    "description": "The storefront's id for the cart.",
-    "schema": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[^\\u0000]*$"},
+    "description": "The storefront's id for the cart: up to 64 characters, without '/' or NUL "
+    "(such an id is refused with 422 on PUT).",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[^\\u0000/]*$"},
 }
 WRITE_ERRORS = (400, 401, 413, 415, 422, 429)
 ORDER_NUMBER = {
