@@ -10,11 +10,11 @@ has become `order` (the sender); the recovery domain credits its emails.
 is sent by dashboard.returns.service in the transaction of each move of a return request
 (event: submitted, approved, rejected, received, completed, cancelled).
 
-    outbox_message_finished.send(kind, message=..., status=..., at=...)
+    outbox_messages_finished.send(kind, finished=[(message, status, at), ...])
 
-is sent by dashboard.outbox.delivery when a message leaves the outbox's queue for good
-(status sent, printed, failed or withdrawn), in the transaction that marks it; the recovery
-domain times the cart's next step from it.
+is sent by dashboard.outbox.delivery after each delivery batch, for the messages of `kind`
+that left the outbox's queue for good (status sent, printed, failed or withdrawn, and when);
+the recovery domain times each cart's next step from it.
 
 Receivers flush only, like any service.
 """
@@ -25,4 +25,4 @@ _signals = Namespace()
 
 order_converted = _signals.signal("order-converted")
 return_request_moved = _signals.signal("return-request-moved")
-outbox_message_finished = _signals.signal("outbox-message-finished")
+outbox_messages_finished = _signals.signal("outbox-messages-finished")

@@ -82,6 +82,13 @@ class IncompleteOrder(db.Model):
         db.Index("ix_incomplete_orders_subtotal", "subtotal", "id"),
         db.Index("ix_incomplete_orders_attempts", "recovery_attempts", "id"),
         db.Index("ix_incomplete_orders_status_last_activity", "status", "last_activity_at", "id"),
+        # The carts waiting for a recovery email to go out: few at any time.
+        db.Index(
+            "ix_incomplete_orders_recovery_queued",
+            "recovery_queued_at",
+            sqlite_where=db.text("recovery_queued_at IS NOT NULL"),
+            postgresql_where=db.text("recovery_queued_at IS NOT NULL"),
+        ),
         # The list's "paused" filter: few carts are, so only they are in it.
         db.Index(
             "ix_incomplete_orders_paused",

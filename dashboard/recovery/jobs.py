@@ -11,7 +11,7 @@ from dashboard.outbox.service import register_renderer
 from dashboard.recovery import emails, queries, service
 from dashboard.recovery.rules import RecoverySettings
 from dashboard.recovery.runner import run_recovery
-from dashboard.signals import order_converted, outbox_message_finished
+from dashboard.signals import order_converted, outbox_messages_finished
 
 
 def recovery_run(hours_after=None, max_attempts=None, dry_run=False, echo=None):
@@ -48,7 +48,7 @@ def register(app):
     )
     register_renderer(app, "recovery", emails.render_batch)
     order_converted.connect(service.on_order_converted)
-    outbox_message_finished.connect(service.on_message_finished)
+    outbox_messages_finished.connect(service.on_messages_finished)
     register_panel(
         app, "recovery/_ledger_panel.html", lambda order: {"ledger": queries.ledger(order)}
     )

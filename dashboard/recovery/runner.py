@@ -12,7 +12,7 @@ from dashboard.database import write_intent
 from dashboard.extensions import db
 from dashboard.incomplete_orders.models import IncompleteOrder
 from dashboard.recovery.rules import RecoverySettings, due_condition
-from dashboard.recovery.service import queue_step
+from dashboard.recovery.service import catch_up_deliveries, queue_step
 from dashboard.timeutil import utcnow
 from dashboard.transaction import run_in_transaction
 
@@ -44,6 +44,8 @@ def run_recovery(actor, now=None, dry_run=False, settings=None, where=None):
 
 def _run(actor, now, dry_run, settings, where):
     result = RunResult()
+    if not dry_run:
+        run_in_transaction(catch_up_deliveries, now)
     # Later steps first: a cart moved on in this run matches no later step, so it gets at
     # most one email per run.
     for step in range(settings.max_attempts, 0, -1):
@@ -53,18 +55,19 @@ def _run(actor, now, dry_run, settings, where):
         # The due carts of a step in one read (an index range scan; paging through them a
         # batch at a time made SQLite sort every due cart again per batch), then claimed a
         # batch at a time, each claim checking the condition again.
+        o = IncompleteOrder
         due = sorted(
-            db.session.execute(
-                select(IncompleteOrder.id, IncompleteOrder.email).where(condition)
-            ).all()
+            db.session.execute(select(o.id, o.email, o.recovery_attempts).where(condition)).all()
         )
         db.session.rollback()  # end the read
         if dry_run:
-            result.planned += [(order_id, email, step) for order_id, email in due]
+            result.planned += [(order_id, email, step) for order_id, email, _ in due]
             continue
         for start in range(0, len(due), BATCH):
-            ids = [order_id for order_id, _ in due[start : start + BATCH]]
-            sent = run_in_transaction(queue_step, ids, condition, step, actor, now)
+            batch = due[start : start + BATCH]
+            ids = [order_id for order_id, _, _ in batch]
+            sent_before = {sent for _, _, sent in batch}
+            sent = run_in_transaction(queue_step, ids, condition, step, actor, now, sent_before)
             result.sent += sent
             result.by_step[step] = result.by_step.get(step, 0) + sent
     return result

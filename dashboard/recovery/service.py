@@ -10,7 +10,7 @@ emails are written when they go out (dashboard.recovery.emails), and withdrawn i
 they are no longer wanted.
 """
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, bindparam, exists, func, insert, not_, select, update
 
 from dashboard.audit.service import record, record_bulk
 from dashboard.extensions import db
@@ -27,21 +27,22 @@ from dashboard.recovery.rules import (
 from dashboard.timeutil import utcnow
 
 
-def queue_step(order_ids, condition, step, actor, now, **details):
+def queue_step(order_ids, condition, step, actor, now, sent_before=None, **details):
     """Claim those of `order_ids` that `condition` still holds for, then write their
     attempts, outbox rows and one audit event. Returns how many were queued.
 
     A cart whose earlier steps had not gone out (the run sends only the latest due step)
-    gets those recorded as skipped. The claim is one UPDATE per number of steps sent before,
-    so each claimed cart's skipped steps are known without reading it again.
+    gets those recorded as skipped. The claim is one UPDATE per number of steps sent before
+    (`sent_before`: the numbers the caller saw among these carts; every one below `step` if
+    not given), so each claimed cart's skipped steps are known without reading it again.
     """
     claimed, attempts = [], []
-    for sent_before in range(step):
+    for sent in sorted(range(step) if sent_before is None else sent_before):
         rows = db.session.execute(
             update(IncompleteOrder)
             .where(
                 IncompleteOrder.id.in_(order_ids),
-                IncompleteOrder.recovery_attempts == sent_before,
+                IncompleteOrder.recovery_attempts == sent,
                 condition,
             )
             .values(recovery_attempts=step, recovery_queued_at=now)
@@ -52,7 +53,7 @@ def queue_step(order_ids, condition, step, actor, now, **details):
         attempts += [
             {"incomplete_order_id": order_id, "step": skipped, "sent_at": now, "skipped_for": step}
             for order_id, _ in rows
-            for skipped in range(sent_before + 1, step)
+            for skipped in range(sent + 1, step)
         ]
     if not claimed:
         return 0
@@ -96,25 +97,49 @@ def queue_next_step_now(actor, condition, now=None, settings=None, send_anyway=F
         due = and_(condition, manual_condition(step, settings, now, send_anyway))
         ids = list(db.session.scalars(select(IncompleteOrder.id).where(due)))
         if ids:
-            queued += queue_step(ids, due, step, actor, now, **details)
+            queued += queue_step(ids, due, step, actor, now, (step - 1,), **details)
     return queued
 
 
-def on_message_finished(kind, message, status, at, **_):
-    """A recovery email left the outbox's queue: the cart's next step may be queued, timed
-    from now if it went out. Connected to `outbox_message_finished`."""
+def on_messages_finished(kind, finished, **_):
+    """Recovery emails left the outbox's queue: their carts' next steps may be queued, timed
+    from when each went out. Connected to `outbox_messages_finished`; one statement for the
+    sent ones and one for the rest, whatever the batch's size."""
     if kind != "recovery":
         return
-    order_id, step = read_dedupe_key(message.dedupe_key)
-    values = {"recovery_queued_at": None}
-    if status in WENT_OUT:
-        values["recovery_last_sent_at"] = at
-    db.session.execute(
-        update(IncompleteOrder)
-        .where(IncompleteOrder.id == order_id, IncompleteOrder.recovery_attempts == step)
-        .values(**values)
+    went_out, other = [], []
+    for message, status, at in finished:
+        order_id, step = read_dedupe_key(message.dedupe_key)
+        row = {"order_id": order_id, "step": step, "at": at}
+        (went_out if status in WENT_OUT else other).append(row)
+    o = IncompleteOrder
+    mine = and_(o.id == bindparam("order_id"), o.recovery_attempts == bindparam("step"))
+    for rows, values in (
+        (went_out, {"recovery_queued_at": None, "recovery_last_sent_at": bindparam("at")}),
+        (other, {"recovery_queued_at": None}),
+    ):
+        if rows:
+            connection = db.session.connection()
+            connection.execute(update(o.__table__).where(mine).values(**values), rows)
+
+
+def catch_up_deliveries(now):
+    """Carts still marked as waiting for an email that left the outbox without the cart
+    being told (the delivering process died between the two): what the outbox says wins.
+    Cheap: only carts marked waiting are looked at (a partial index)."""
+    o, m = IncompleteOrder, OutboxMessage
+    theirs = and_(m.record_type == "incomplete_order", m.record_id == o.id, m.kind == "recovery")
+    still_waiting = exists().where(theirs, m.status.in_(("queued", "sending")))
+    last_sent = select(func.max(m.sent_at)).where(theirs, m.status.in_(WENT_OUT)).scalar_subquery()
+    return db.session.execute(
+        update(o)
+        .where(o.recovery_queued_at.is_not(None), o.recovery_queued_at < now, not_(still_waiting))
+        .values(
+            recovery_queued_at=None,
+            recovery_last_sent_at=func.coalesce(last_sent, o.recovery_last_sent_at),
+        )
         .execution_options(synchronize_session=False)
-    )
+    ).rowcount
 
 
 def pause(order, actor):

@@ -29,7 +29,15 @@ def upgrade():
         batch.add_column(sa.Column("recovery_queued_at", sa.DateTime(), nullable=True))
     with op.batch_alter_table("recovery_attempts") as batch:
         batch.add_column(sa.Column("skipped_for", sa.Integer(), nullable=True))
-    # The list's "paused" filter: a partial index, as few carts are paused.
+    # Partial indexes: the carts waiting for an email to go out, and the list's "paused"
+    # filter (few carts are either).
+    op.create_index(
+        "ix_incomplete_orders_recovery_queued",
+        "incomplete_orders",
+        ["recovery_queued_at"],
+        sqlite_where=sa.text("recovery_queued_at IS NOT NULL"),
+        postgresql_where=sa.text("recovery_queued_at IS NOT NULL"),
+    )
     op.create_index(
         "ix_incomplete_orders_paused",
         "incomplete_orders",
@@ -52,6 +60,7 @@ def upgrade():
 
 def downgrade():
     op.drop_index("ix_incomplete_orders_paused", table_name="incomplete_orders")
+    op.drop_index("ix_incomplete_orders_recovery_queued", table_name="incomplete_orders")
     with op.batch_alter_table("recovery_attempts") as batch:
         batch.drop_column("skipped_for")
     with op.batch_alter_table("incomplete_orders") as batch:

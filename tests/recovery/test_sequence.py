@@ -168,3 +168,20 @@ def test_each_step_has_its_own_words_and_restore_link(app, shop, quiet_cart):
             read_unsubscribe_token(link(m.body_text, "u").rpartition("/")[2]) for m in rows
         }
         assert unsubscribes == {"ada@example.com"}
+
+
+def test_a_delivery_that_died_before_telling_the_cart_is_caught_up_by_the_next_run(
+    shop, quiet_cart, smtp_server
+):
+    """The delivering process was killed after marking the email sent but before telling
+    the cart: the next recovery run reads the outbox and the sequence goes on, timed from
+    when the email actually went out."""
+    cart_id, quiet = quiet_cart(hours_ago=24 * 5)
+    shop.run(quiet + hours(1))
+    shop.deliver(quiet + hours(2))  # sent an hour late
+    shop.update_cart(cart_id, recovery_queued_at=quiet + hours(1), recovery_last_sent_at=None)
+
+    assert shop.run(quiet + hours(2) + hours(23) - hours(1) / 60).sent == 0
+    cart = shop.cart(cart_id)
+    assert cart.recovery_queued_at is None and cart.recovery_last_sent_at == quiet + hours(2)
+    assert shop.run(quiet + hours(2) + hours(23)).by_step == {2: 1}
