@@ -18,7 +18,7 @@ from wtforms.fields.core import UnboundField
 
 from config import TestConfig
 from dashboard import create_app
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, storefront_order, submitted
 
 HOSTILE = [
     "sNaN",
@@ -119,12 +119,14 @@ def seeded(app, client, login, make_staff, storefront, make_incomplete_order):
     with app.app_context():
         placed = db.session.scalar(db.select(Order.id).where(Order.number == "F-1"))
         message = db.session.scalar(db.select(OutboxMessage.id).limit(1))
+        return_request = submitted(storefront_order(delivered_days_ago=2)).id
+        db.session.commit()
     return {
         "order_id": placed if placed else 1,
         "message_id": message or 1,
         "staff_id": make_staff("agent", "fuzz-agent@example.com"),
         "key_id": 1,
-        "request_id": 1,
+        "request_id": return_request,
         "cart_order_id": order_id,
     }
 
