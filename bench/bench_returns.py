@@ -453,6 +453,9 @@ def bench_bulk(client, picker, size):
     if batch < 1:
         raise BenchError(f"Only {pending} pending return requests: too few to approve in bulk")
     ids = picker.oldest_pending_ids(batch * (BULK_REPEAT + 1))
+    # The connection sat idle through the API's requests: a threaded worker has closed it
+    # by now, and a POST is not retried on a stale one. Start afresh.
+    client.close()
     batches = [ids[i : i + batch] for i in range(0, len(ids), batch)]
     changed = []
     result = measure(
