@@ -179,7 +179,8 @@ def test_only_managers_manage_staff(app, client, login, role):
     login(role)
     assert client.get("/staff/").status_code == 403
     response = client.post(
-        "/staff/", data={"email": "new@example.com", "role": "manager", "password": "long-enough-too"}
+        "/staff/",
+        data={"email": "new@example.com", "role": "manager", "password": "long-enough-too"},
     )
     assert response.status_code == 403
     with app.app_context():

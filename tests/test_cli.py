@@ -33,11 +33,15 @@ def _count(app, model):
 
 
 def test_create_staff_adds_an_account_that_can_sign_in(app, client, run):
-    result = run("create-staff", "Ana@Example.com", "--role", "agent", "--password", "pw-123456-long")
+    result = run(
+        "create-staff", "Ana@Example.com", "--role", "agent", "--password", "pw-123456-long"
+    )
     assert result.exit_code == 0, result.output
     assert "Created agent ana@example.com." in result.output
     assert _staff(app, "ana@example.com").role == "agent"
-    response = client.post("/login", data={"email": "ana@example.com", "password": "pw-123456-long"})
+    response = client.post(
+        "/login", data={"email": "ana@example.com", "password": "pw-123456-long"}
+    )
     assert response.status_code == 302
 
 
@@ -58,7 +62,9 @@ def test_create_staff_refuses_bad_input_with_a_message(app, run, args, message):
 
 def test_create_staff_refuses_a_duplicate_email(app, run):
     run("create-staff", "ana@example.com", "--role", "agent", "--password", "pw-123456-long")
-    result = run("create-staff", "ANA@example.com", "--role", "manager", "--password", "pw-654321-long")
+    result = run(
+        "create-staff", "ANA@example.com", "--role", "manager", "--password", "pw-654321-long"
+    )
     assert result.exit_code == 1
     assert "A staff account for ana@example.com already exists." in result.output
     assert _staff(app, "ana@example.com").role == "agent"
@@ -66,7 +72,11 @@ def test_create_staff_refuses_a_duplicate_email(app, run):
 
 def test_create_staff_prompts_for_the_password_twice(app, run):
     result = run(
-        "create-staff", "ana@example.com", "--role", "viewer", input="pw-123456-long\npw-123456-long\n"
+        "create-staff",
+        "ana@example.com",
+        "--role",
+        "viewer",
+        input="pw-123456-long\npw-123456-long\n",
     )
     assert result.exit_code == 0, result.output
     assert "Password" in result.output and "pw-123456-long" not in result.output

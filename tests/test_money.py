@@ -151,7 +151,8 @@ def test_the_value_filter_counts_in_the_shops_currency(
     login("agent")
     tea = make_incomplete_order(currency="JPY", items=[ItemSnapshot("TEA", "Sencha", 1, 1800)])
     assert (
-        f'href="/incomplete-orders/{tea}?back=' in client.get("/incomplete-orders/?min_value=1800").text
+        f'href="/incomplete-orders/{tea}?back='
+        in client.get("/incomplete-orders/?min_value=1800").text
     )
     assert (
         f'href="/incomplete-orders/{tea}?back='

@@ -150,9 +150,7 @@ class IncompleteOrderEvent(db.Model):
     kind = db.Column(db.String(20), nullable=False)  # created | changed
     details_json = db.Column(db.Text, nullable=False, default="{}")
 
-    __table_args__ = (
-        db.Index("ix_incomplete_order_events_order", "incomplete_order_id", "at"),
-    )
+    __table_args__ = (db.Index("ix_incomplete_order_events_order", "incomplete_order_id", "at"),)
 
     @property
     def details(self):

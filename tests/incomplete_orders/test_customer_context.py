@@ -95,7 +95,9 @@ def test_many_other_carts_show_ten_and_link_to_the_rest(app, client, login, stor
         storefront.put_cart(f"m-{n}", customer_id="C-MANY", snapshot_at=at(500 - n))
     login("viewer")
     customer = _section(client.get(f"/incomplete-orders/{_id(app, 'm-0')}").text, "customer-title")
-    assert customer.count('href="/incomplete-orders/') == 10 + 2  # ten carts, the customer id, "more"
+    assert (
+        customer.count('href="/incomplete-orders/') == 10 + 2
+    )  # ten carts, the customer id, "more"
     assert '<a href="/incomplete-orders/?q=C-MANY">2 more</a>' in customer
 
 
