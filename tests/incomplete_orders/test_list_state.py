@@ -368,3 +368,12 @@ def test_the_export_is_named_after_the_view_and_the_shops_day(app, client, agent
     # The export link on the page carries the list's filters and sort.
     html = unescape(client.get(f"{LIST}?status=expired&sort=value").text)
     assert 'href="/incomplete-orders/export.csv?status=expired&sort=value"' in html
+
+
+def test_a_step_waiting_in_the_outbox_is_not_called_sent(client, agent, make_incomplete_order):
+    order_id = make_incomplete_order(snapshot_at=utcnow() - timedelta(minutes=30))
+    client.post(f"/incomplete-orders/{order_id}/recovery/send-next")
+    row = _row(client.get("/incomplete-orders/?status=open").text, order_id)
+    cell = re.search(r'<td class="small emails-cell">(.*?)</td>', row, re.S).group(1)
+    text = " ".join(re.sub(r"<[^>]+>", " ", cell).split())
+    assert text.startswith("Step 1 waiting to go out") and "sent" not in text
