@@ -3,12 +3,11 @@ many carts will change and, per reason, how many will not — for ticked rows an
 matching a filter — and the outcome says the same after the change."""
 
 import re
-from contextlib import contextmanager
 from datetime import timedelta
 from html import unescape
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from dashboard import bulk
 from dashboard.audit.models import AuditEvent
@@ -161,28 +160,14 @@ def test_send_next_in_bulk_includes_recently_emailed_carts_only_when_asked(
     assert all(e.details["send_anyway"] is True and e.details["manual"] for e in events)
 
 
-def test_the_confirm_step_counts_in_one_query(app, carts_for_send_next):
+def test_the_confirm_step_counts_in_one_query(app, carts_for_send_next, statements):
     due, held = carts_for_send_next
     ids = [*due, *held.values()]
     selection = bulk.Selection(IncompleteOrder.id.in_(ids), ids, "")
-    with app.app_context(), _statements(db.engine) as seen:
+    with app.app_context(), statements() as seen:
         counts = bulk.count(INCOMPLETE_ORDER_BULK, SEND_NEXT, selection)
     assert (counts.selected, counts.will_change, counts.staying) == (12, 2, 10)
     assert len([s for s in seen if s.lstrip().upper().startswith("SELECT")]) == 1
-
-
-@contextmanager
-def _statements(engine):
-    seen = []
-
-    def before(_conn, _cursor, statement, *_):
-        seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
 
 
 def test_cancel_counts_open_and_expired_and_leaves_the_rest_with_the_reason(

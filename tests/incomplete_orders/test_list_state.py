@@ -5,12 +5,11 @@ typed counts for big destructive bulk actions, and an export that follows the li
 import csv
 import io
 import re
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from html import unescape
 
 import pytest
-from sqlalchemy import event, insert, select
+from sqlalchemy import insert, select
 
 from dashboard.extensions import db
 from dashboard.formatting import shop_time
@@ -144,28 +143,13 @@ def test_the_row_shows_the_last_email_and_when_the_next_is_due(app, client, agen
     assert "Next due now" in _row(html, states["plain"])
 
 
-@contextmanager
-def _selects(engine):
-    seen = []
-
-    def before(_conn, _cursor, statement, *_):
-        if statement.lstrip().upper().startswith("SELECT"):
-            seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
-
-
 def test_the_row_states_cost_the_same_queries_for_one_row_or_a_page(
-    app, client, agent, make_incomplete_order
+    app, client, agent, make_incomplete_order, statements
 ):
     def page_queries():
-        with app.app_context(), _selects(db.engine) as seen:
+        with statements() as seen:
             assert client.get(f"{LIST}?status=open").status_code == 200
-        return len(seen)
+        return len([s for s in seen if s.lstrip().upper().startswith("SELECT")])
 
     first = make_incomplete_order()
     client.post(f"/incomplete-orders/{first}/notes", data={"body": "One note."})

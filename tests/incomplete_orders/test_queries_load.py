@@ -2,38 +2,11 @@
 statement for them all), never on list pages or in the CSV export."""
 
 import re
-from contextlib import contextmanager
 
-import pytest
-from sqlalchemy import event
-
-from dashboard.extensions import db
 from dashboard.line_items import ItemSnapshot
 from dashboard.timeutil import utcnow
 
 ITEM_TABLES = re.compile(r"\b(incomplete_order_items|order_items)\b")
-
-
-@pytest.fixture
-def statements(app):
-    """statements() records the SQL every request sends while the block runs."""
-
-    @contextmanager
-    def record():
-        seen = []
-
-        def before(_conn, _cursor, statement, _parameters, _context, _executemany):
-            seen.append(statement)
-
-        with app.app_context():
-            engine = db.engine
-        event.listen(engine, "before_cursor_execute", before)
-        try:
-            yield seen
-        finally:
-            event.remove(engine, "before_cursor_execute", before)
-
-    return record
 
 
 def _touching_items(seen):

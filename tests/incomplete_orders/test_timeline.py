@@ -4,11 +4,10 @@ staff changes and notes, the conversion — each with who, newest first, in a bo
 number of queries however long the history."""
 
 import re
-from contextlib import contextmanager
 from html import unescape
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from dashboard.extensions import db
 from dashboard.incomplete_orders import timeline as timeline_module
@@ -223,26 +222,6 @@ def test_customer_text_in_the_timeline_is_escaped(app, client, login, storefront
 
 
 # --- bounded ------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def statements(app):
-    @contextmanager
-    def record():
-        seen = []
-
-        def before(_conn, _cursor, statement, *_):
-            seen.append(statement)
-
-        with app.app_context():
-            engine = db.engine
-        event.listen(engine, "before_cursor_execute", before)
-        try:
-            yield seen
-        finally:
-            event.remove(engine, "before_cursor_execute", before)
-
-    return record
 
 
 def _long_history(client, storefront, cart_ref, changes):
