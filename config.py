@@ -36,6 +36,9 @@ PBKDF2_MIN_ITERATIONS = 600_000
 # Settings whose value an error message must never repeat.
 SECRETS = {"SECRET_KEY", "MAIL_PASSWORD", "DATABASE_URL"}
 
+# Holding out more than half the carts costs more recovered revenue than a measurement needs.
+HOLDOUT_MAX_PERCENT = 50
+
 PositiveInt = Annotated[int, Field(ge=1)]
 NonNegativeInt = Annotated[int, Field(ge=0)]
 
@@ -109,6 +112,9 @@ class Settings(BaseSettings):
     RECOVERY_STOP_AFTER_DAYS: PositiveInt = 7
     # Analytics: a conversion within this many days of the last recovery email is recovered.
     RECOVERY_ATTRIBUTION_DAYS: PositiveInt = 5
+    # This share of recoverable carts (chosen by their email) gets no recovery email, so
+    # /analytics/ can compare how often they convert with the emailed ones. 0: none.
+    RECOVERY_HOLDOUT_PERCENT: int = 0
     RESTORE_LINK_DAYS: PositiveInt = 30
     EXPIRE_AFTER_DAYS: PositiveInt = 30
     RETENTION_DAYS: PositiveInt = 180
@@ -220,6 +226,16 @@ class Settings(BaseSettings):
             raise ValueError(
                 "each delay counts from the cart's last activity: at least 1 minute, "
                 "and each longer than the one before (like 30m,24h,3d)"
+            )
+        return value
+
+    @field_validator("RECOVERY_HOLDOUT_PERCENT")
+    @classmethod
+    def _holdout_percent(cls, value):
+        if not 0 <= value <= HOLDOUT_MAX_PERCENT:
+            raise ValueError(
+                f"must be a whole percentage from 0 (no holdout) to {HOLDOUT_MAX_PERCENT}: "
+                "the share of recoverable carts that get no recovery email"
             )
         return value
 

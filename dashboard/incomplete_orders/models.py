@@ -58,6 +58,9 @@ class IncompleteOrder(db.Model):
     # When the cart first counted as abandoned (last activity + the first recovery delay),
     # set by the analytics run and never cleared: the day it is counted on for good.
     abandoned_at = db.Column(db.DateTime, index=True)
+    # The recovery holdout's group (dashboard.recovery.holdout), set when the email arrived:
+    # True held out (no recovery email), False emailed, NULL when the holdout was off.
+    recovery_holdout = db.Column(db.Boolean)
 
     items = db.relationship(
         "IncompleteOrderItem",

@@ -19,6 +19,7 @@ from dashboard.incomplete_orders.models import (
 )
 from dashboard.incomplete_orders.timeline import created_with, record_cart_event, snapshot_changes
 from dashboard.line_items import ItemSnapshot
+from dashboard.recovery.holdout import assign_holdout
 from dashboard.timeutil import utcnow
 from dashboard.transaction import DomainError
 
@@ -140,6 +141,7 @@ def _locked_by_cart_id(cart_id):
 
 
 def _copy_snapshot(order, snapshot, now):
+    assign_holdout(order, snapshot.email)  # before the email is copied: it compares them
     for name in CONTACT_FIELDS:
         setattr(order, name, getattr(snapshot, name))
     order.items = [

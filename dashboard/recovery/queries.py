@@ -9,6 +9,7 @@ from dashboard.incomplete_orders.models import IncompleteOrder
 from dashboard.outbox.models import WENT_OUT, OutboxMessage
 from dashboard.recovery.models import RecoveryAttempt
 from dashboard.recovery.rules import (
+    HELD_OUT,
     RecoverySettings,
     catch_up_step,
     due_condition,
@@ -23,7 +24,8 @@ class LedgerStep:
     step: int
     # sent | waiting (in the outbox) | failed | withdrawn (queued, then no longer wanted
     # when it was to go out) | skipped (a later step was already due) | scheduled |
-    # to_skip (overdue with a later step: the next run skips it) | blocked
+    # to_skip (overdue with a later step: the next run skips it) | blocked | held_out (the
+    # recovery holdout: no email goes to the cart)
     state: str
     at: object = None  # when sent (or queued, or skipped), or when it is due
     reason: str | None = None
@@ -69,6 +71,7 @@ def ledger(order, now=None, settings=None):
         )
     }
     blocked = why_not(order, settings, now)
+    blocked_state = "held_out" if blocked == HELD_OUT else "blocked"
     steps = []
     for step in range(1, order.recovery_attempts + 1):
         attempt = attempts.get(step)
@@ -76,10 +79,10 @@ def ledger(order, now=None, settings=None):
             delivery = deliveries.get(recovery_dedupe_key(order.id, step))
             steps.append(_past_step(order, step, attempt, delivery))
         elif blocked:  # counted as sent with no record of it (set by hand)
-            steps.append(LedgerStep(step, "blocked", reason=blocked))
+            steps.append(LedgerStep(step, blocked_state, reason=blocked))
     following = range(order.recovery_attempts + 1, settings.max_attempts + 1)
     if blocked:
-        return steps + [LedgerStep(step, "blocked", reason=blocked) for step in following]
+        return steps + [LedgerStep(step, blocked_state, reason=blocked) for step in following]
     if order.recovery_queued_at is not None:
         sent = order.recovery_attempts
         return steps + [

@@ -119,6 +119,9 @@ def _explain_bought(order):
     return f"bought order {bought.number} on {_day(bought.placed_at)}" if bought else "bought"
 
 
+HELD_OUT = "held out to measure recovery"
+
+
 @dataclass(frozen=True)
 class Never:
     """One reason a cart gets no recovery email.
@@ -187,6 +190,14 @@ NEVERS = (
         lambda settings, now: _bought_since_activity(),
         lambda order, settings: _explain_bought(order),
         at_delivery=True,
+    ),
+    # The recovery holdout (dashboard.recovery.holdout): no email of any kind, not even a
+    # person's, or the comparison would measure nothing.
+    Never(
+        "held_out",
+        HELD_OUT,
+        lambda settings, now: _cart.recovery_holdout.is_(True),
+        lambda order, settings: HELD_OUT,
     ),
     Never(
         "all_sent",
@@ -358,13 +369,14 @@ def catch_up_step(order, settings, now):
 
 def next_due_at(order, settings, now=None):
     """When the cart's next recovery email is due, from the row alone (no query): None when
-    the cart is closed, paused, has no email, has had every step or waits for an email in
-    the outbox. Lists call it per row; the reasons that need a query (unsubscribed, bought
+    the cart is closed, paused, held out, has no email, has had every step or waits for an
+    email in the outbox. Lists call it per row; the reasons that need a query (unsubscribed, bought
     since) are the ledger's to explain."""
     if (
         order.status != "open"
         or not order.email
         or order.recovery_paused_at is not None
+        or order.recovery_holdout
         or order.recovery_queued_at is not None
         or order.recovery_attempts >= settings.max_attempts
     ):
