@@ -148,6 +148,9 @@ class ReturnRequest(db.Model):
         # The desk's default view (pending, oldest first) and every status filter.
         db.Index("ix_return_requests_status_submitted", "status", "submitted_at", "id"),
         db.Index("ix_return_requests_submitted", "submitted_at", "id"),
+        # The reason and type filters, over a submitted range or in the queue's order.
+        db.Index("ix_return_requests_reason_submitted", "reason", "submitted_at", "id"),
+        db.Index("ix_return_requests_type_submitted", "type", "submitted_at", "id"),
         # Overdue returns: approved, not received by their ship-by date.
         db.Index("ix_return_requests_status_ship_by", "status", "ship_by_at"),
         # A customer's requests (search, "requests in the last 90 days").

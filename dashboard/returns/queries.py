@@ -126,12 +126,6 @@ def in_filter(filters):
     return and_(true(), *filter_conditions(filters))
 
 
-def _with_order_and_lines(filters):
-    return filtered(filters).options(
-        selectinload(ReturnRequest.order), selectinload(ReturnRequest.lines)
-    )
-
-
 def age_text(now, since):
     """ "12 min", "3 h", "2 d 4 h": how long since `since`."""
     seconds = int((now - since).total_seconds())
@@ -148,6 +142,8 @@ class RowFacts:
     """What a list row shows beyond the request's own columns, worked out in Python once
     per row (a page of 50 rows renders in a few milliseconds)."""
 
+    order_number: str
+    customer_name: str | None  # the name on the order
     reasons: str  # the request's and its lines' reasons, labelled, once each
     age: str
     decision_overdue: bool
@@ -160,6 +156,8 @@ class ReturnList:
     """The list page, and per row what is not in the row itself."""
 
     result: listing.ListResult
+    orders: dict  # order id -> (number, name)
+    line_reasons: dict  # request id -> its lines' reasons
     recent_by_email: dict  # email -> the customer's requests in the last 90 days
     now: datetime
     decision_sla: timedelta
@@ -168,8 +166,11 @@ class ReturnList:
         self.facts = {r.id: self._facts(r) for r in self.result.rows}
 
     def _facts(self, request):
-        reasons = dict.fromkeys([request.reason, *(line.reason for line in request.lines)])
+        reasons = dict.fromkeys([request.reason, *self.line_reasons.get(request.id, ())])
+        order_number, customer_name = self.orders[request.order_id]
         return RowFacts(
+            order_number=order_number,
+            customer_name=customer_name,
             reasons=", ".join(REASON_LABELS[reason] for reason in reasons),
             age=age_text(self.now, request.submitted_at),
             decision_overdue=self.decision_overdue(request),
@@ -192,15 +193,39 @@ class ReturnList:
 
 
 def list_page(form, page_size, now=None):
-    """The list for a filled-in ReturnFilterForm, with each customer's recent requests
-    read in one grouped query for the whole page."""
+    """The list for a filled-in ReturnFilterForm. What a row shows of its order, its lines
+    and its customer's other requests is read for the whole page at once, as plain values
+    (one query each; building 50 orders and 100 lines as objects took longer)."""
     now = now or utcnow()
     result = listing.list_page(
-        db.session, form, _with_order_and_lines, RETURN_SORTS, ReturnRequest.id, page_size
+        db.session, form, filtered, RETURN_SORTS, ReturnRequest.id, page_size
+    )
+    rows = result.rows
+    line_reasons = {}
+    if rows:
+        for request_id, reason in db.session.execute(
+            select(ReturnLine.return_request_id, ReturnLine.reason)
+            .where(ReturnLine.return_request_id.in_({r.id for r in rows}))
+            .order_by(ReturnLine.return_request_id, ReturnLine.id)
+        ):
+            line_reasons.setdefault(request_id, []).append(reason)
+    orders = (
+        {
+            order_id: (number, name)
+            for order_id, number, name in db.session.execute(
+                select(Order.id, Order.number, Order.name).where(
+                    Order.id.in_({r.order_id for r in rows})
+                )
+            )
+        }
+        if rows
+        else {}
     )
     return ReturnList(
         result=result,
-        recent_by_email=recent_requests_by_email({r.email for r in result.rows}, now),
+        orders=orders,
+        line_reasons=line_reasons,
+        recent_by_email=recent_requests_by_email({r.email for r in rows}, now),
         now=now,
         decision_sla=decision_sla(),
     )
