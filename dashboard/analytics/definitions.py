@@ -187,6 +187,43 @@ def still_open():
     return c.status == "open"
 
 
+# --- the recovery holdout's comparison (dashboard.recovery.holdout) ------------------------
+
+
+def in_holdout_test(settings):
+    """Abandoned carts that take part in the holdout's comparison: placed in a group when
+    their email arrived (the holdout was on), worth at least RECOVERY_MIN_CART_VALUE, and not
+    unsubscribed when they were abandoned. Unsubscribing later does not take a cart out:
+    only emailed customers can, and dropping them would flatter the emails."""
+    return and_(
+        c.recovery_holdout.is_not(None),
+        c.email.is_not(None),
+        c.subtotal >= settings.min_cart_value,
+        not_(exists().where(Suppression.email == c.email, Suppression.created_at < c.abandoned_at)),
+    )
+
+
+def held_out():
+    return c.recovery_holdout.is_(True)
+
+
+def not_held_out():
+    return c.recovery_holdout.is_(False)
+
+
+def converted():
+    """The cart became an order (at any time after it was abandoned, emailed or not)."""
+    return c.status == "converted"
+
+
+HOLDOUT_GROUP_LABELS = {"held_out": "Held out", "emailed_group": "Emailed group"}
+
+
+def holdout_group_condition(group, settings):
+    """The carts of one group of the holdout's comparison (the list's "holdout" filter)."""
+    return and_(in_holdout_test(settings), held_out() if group == "held_out" else not_held_out())
+
+
 def outcome_condition(outcome, settings):
     return {
         "recovered": lambda: recovered(settings),

@@ -38,6 +38,14 @@ class RecoveryDay(db.Model):
     self_converted = _count()
     lost = _count()
     still_open = _count()
+    # The recovery holdout's comparison (migration 0014): the carts in it, held out or not.
+    held_out = _count()
+    held_out_converted = _count()
+    held_out_revenue = _money()
+    not_held_out = _count()
+    not_held_out_emailed = _count()
+    not_held_out_converted = _count()
+    not_held_out_revenue = _money()
 
 
 class StepDay(db.Model):

@@ -30,6 +30,14 @@ from dashboard.recovery.models import RecoveryAttempt, Suppression
 c = IncompleteOrder
 
 RECOVERY_KEYS = ("day", "stage", "currency", "value_band", "customer")
+HOLDOUT_COUNTS = (
+    "held_out",
+    "held_out_converted",
+    "not_held_out",
+    "not_held_out_emailed",
+    "not_held_out_converted",
+)
+HOLDOUT_MONEY = ("held_out_revenue", "not_held_out_revenue")
 RECOVERY_COUNTS = (
     "abandoned",
     "recoverable",
@@ -41,8 +49,9 @@ RECOVERY_COUNTS = (
     "self_converted",
     "lost",
     "still_open",
+    *HOLDOUT_COUNTS,
 )
-RECOVERY_MONEY = ("abandoned_value", "recovered_revenue", "net_recovered_revenue")
+RECOVERY_MONEY = ("abandoned_value", "recovered_revenue", "net_recovered_revenue", *HOLDOUT_MONEY)
 STEP_KEYS = ("day", "step", "stage", "currency")
 STEP_COUNTS = ("sent", "failed", "withdrawn", "clicked", "recovered", "unsubscribed")
 STEP_MONEY = ("recovered_revenue",)
@@ -101,6 +110,7 @@ def recovery_facts(first, last, settings, stage=None):
             _count_if(d.self_converted()).label("self_converted"),
             _count_if(d.lost()).label("lost"),
             _count_if(d.still_open()).label("still_open"),
+            *_holdout_columns(settings),
         )
         .select_from(c)
         .outerjoin(Order, Order.incomplete_order_id == c.id)
@@ -108,6 +118,21 @@ def recovery_facts(first, last, settings, stage=None):
         .group_by(*_group_by(*RECOVERY_KEYS))
     )
     return _grouped(stmt, RECOVERY_KEYS)
+
+
+def _holdout_columns(settings):
+    """The recovery holdout's comparison: each group's carts, conversions and revenue."""
+    in_test = d.in_holdout_test(settings)
+    held, not_held, converted = d.held_out(), d.not_held_out(), d.converted()
+    return [
+        _count_if(and_(in_test, held)).label("held_out"),
+        _count_if(and_(in_test, held, converted)).label("held_out_converted"),
+        _sum_if(and_(in_test, held, converted), Order.total).label("held_out_revenue"),
+        _count_if(and_(in_test, not_held)).label("not_held_out"),
+        _count_if(and_(in_test, not_held, d.emailed())).label("not_held_out_emailed"),
+        _count_if(and_(in_test, not_held, converted)).label("not_held_out_converted"),
+        _sum_if(and_(in_test, not_held, converted), Order.total).label("not_held_out_revenue"),
+    ]
 
 
 def _stage(stage):

@@ -13,6 +13,7 @@ from dashboard.analytics import definitions as d
 from dashboard.analytics import queries
 from dashboard.analytics.days import days_between, shop_today
 from dashboard.analytics.definitions import rate
+from dashboard.analytics.holdout import HoldoutReport
 from dashboard.analytics.queries import read_range
 from dashboard.analytics.return_reports import ReturnsReport, pending_returns
 from dashboard.formatting import money
@@ -283,6 +284,10 @@ class Reports(PatternReports):
         """The recovery rate of emailed carts."""
         t = self.read("recovery").total
         return rate(t["recovered"], t["emailed"])
+
+    def holdout(self):
+        """The recovery holdout's comparison (dashboard.analytics.holdout)."""
+        return HoldoutReport(self)
 
     def returns(self):
         if "returns" not in self._cache:

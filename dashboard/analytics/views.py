@@ -18,6 +18,7 @@ SECTIONS = {
     "funnel": "Recovery funnel",
     "days": "By day",
     "steps": "Per recovery email",
+    "holdout": "Measuring recovery (holdout)",
     "patterns": "Abandonment patterns",
     "returns": "Returns",
 }
@@ -52,7 +53,7 @@ def page():
     )
 
 
-@bp.get("/sections/<any(summary, funnel, days, steps, patterns, returns):name>")
+@bp.get("/sections/<any(summary, funnel, days, steps, holdout, patterns, returns):name>")
 @role_required("viewer")
 def section(name):
     form, reports = _reports()

@@ -11,7 +11,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from dashboard.analytics.definitions import OUTCOME_LABELS
+from dashboard.analytics.definitions import HOLDOUT_GROUP_LABELS, OUTCOME_LABELS
 from dashboard.forms import AmountField, FilterForm, amount_range, options, sensible_date
 from dashboard.incomplete_orders.models import STAGE_LABELS, STATUS_LABELS
 from dashboard.incomplete_orders.queries import INCOMPLETE_ORDER_SORTS
@@ -61,6 +61,11 @@ class IncompleteOrderFilterForm(FilterForm):
     )
     recoverable = BooleanField("Recoverable")
     emailed = BooleanField("Emailed")
+    holdout = SelectField(
+        "Holdout group",
+        choices=options([("", "Any group"), *HOLDOUT_GROUP_LABELS.items()]),
+        default="",
+    )
     min_value = AmountField(
         "Value from",
         places=2,

@@ -103,7 +103,7 @@ def filter_conditions(filters):
 
 def _analytics_conditions(f):
     """The analytics' definitions as filters: an outcome is one of an abandoned cart."""
-    wanted = [f.get("outcome"), f.get("recoverable"), f.get("emailed")]
+    wanted = [f.get("outcome"), f.get("recoverable"), f.get("emailed"), f.get("holdout")]
     if not any(wanted):
         return []
     settings = analytics.AnalyticsSettings.from_config()
@@ -114,6 +114,8 @@ def _analytics_conditions(f):
         conditions.append(analytics.recoverable(settings))
     if f.get("emailed"):
         conditions.append(analytics.emailed())
+    if f.get("holdout"):
+        conditions.append(analytics.holdout_group_condition(f["holdout"], settings))
     return conditions
 
 
