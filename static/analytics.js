@@ -1,4 +1,4 @@
-/* /analytics/: draws each report's chart from the JSON beside its canvas
+/* /analytics/ and the overview: draws each report's chart from the JSON beside its canvas
  * (<canvas data-chart="ID"> + <script type="application/json" id="ID">), so no inline script.
  * A chart is destroyed before htmx removes its fragment, drawn again when a fragment loads,
  * when the browser restores the page (back / forward), and resized for printing. */
@@ -28,6 +28,7 @@
       var source = document.getElementById(canvas.dataset.chart);
       if (!source) return;
       var spec = JSON.parse(source.textContent);
+      var compact = Boolean(spec.compact); // the overview's small charts: bars and a scale
       var existing = window.Chart.getChart(canvas);
       if (existing) existing.destroy(); // "Canvas is already in use" otherwise
       new window.Chart(canvas, {
@@ -43,8 +44,18 @@
           responsive: true,
           maintainAspectRatio: false,
           animation: false,
-          plugins: { legend: { display: spec.datasets.length > 1 } },
-          scales: { x: { ticks: { autoSkip: true } }, y: { beginAtZero: true } },
+          // spec.links[i]: the list of the carts counted in bar i (a click opens it).
+          onClick: spec.links ? function (event, bars) {
+            if (bars.length) window.location.assign(spec.links[bars[0].index]);
+          } : undefined,
+          onHover: spec.links ? function (event, bars) {
+            event.native.target.style.cursor = bars.length ? "pointer" : "default";
+          } : undefined,
+          plugins: { legend: { display: !compact && spec.datasets.length > 1 } },
+          scales: {
+            x: { display: !compact, ticks: { autoSkip: true } },
+            y: { beginAtZero: true, ticks: compact ? { maxTicksLimit: 3, precision: 0 } : {} },
+          },
         },
       });
       canvas.dataset.drawn = String(Number(canvas.dataset.drawn || 0) + 1);

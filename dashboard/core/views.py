@@ -2,6 +2,7 @@ from flask import Blueprint, current_app, jsonify, render_template
 from sqlalchemy import text
 
 from dashboard.auth.permissions import role_required
+from dashboard.core.attention import most_valuable_open_carts, needs_attention
 from dashboard.extensions import db
 from dashboard.incomplete_orders.queries import counts_by_status
 from dashboard.jobs import lease
@@ -14,13 +15,27 @@ bp = Blueprint("core", __name__)
 @bp.get("/")
 @role_required("viewer")
 def overview():
-    return render_template("core/overview.html", counts=None, returns=desk_numbers(), now=utcnow())
+    now = utcnow()
+    return render_template(
+        "core/overview.html",
+        counts=None,
+        attention=needs_attention(now),
+        returns=desk_numbers(now),
+        now=now,
+    )
 
 
 @bp.get("/overview/status-counts")
 @role_required("viewer")
 def status_counts():
     return render_template("core/_status_counts.html", counts=counts_by_status())
+
+
+@bp.get("/overview/top-carts")
+@role_required("viewer")
+def top_carts():
+    """The most valuable open carts: a read of the value index, on a request of its own."""
+    return render_template("core/_top_carts.html", carts=most_valuable_open_carts())
 
 
 @bp.get("/healthz")
