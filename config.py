@@ -150,6 +150,12 @@ class Settings(BaseSettings):
     API_MAX_BODY_BYTES: PositiveInt = 256 * 1024
     API_RATE_LIMIT_PER_MINUTE: PositiveInt = 3000
 
+    # Signed-in staff: requests per staff member per clock minute (generous: a person
+    # clicking fast makes a few a second), and CSV exports streaming at once.
+    STAFF_RATE_LIMIT_PER_MINUTE: PositiveInt = 600
+    EXPORT_CONCURRENCY_PER_STAFF: PositiveInt = 1
+    EXPORT_CONCURRENCY_TOTAL: PositiveInt = 4
+
     @field_validator("DATABASE_URL")
     @classmethod
     def _database_url(cls, value):
@@ -161,6 +167,17 @@ class Settings(BaseSettings):
                     "is not a database URL; use sqlite:////path/to/file.sqlite3 or "
                     "postgresql+psycopg://user:password@host/database"
                 ) from None
+        return value
+
+    @field_validator("EXPORT_CONCURRENCY_TOTAL")
+    @classmethod
+    def _export_concurrency_total(cls, value, info):
+        per_staff = info.data.get("EXPORT_CONCURRENCY_PER_STAFF")
+        if per_staff is not None and value < per_staff:
+            raise ValueError(
+                f"must be at least EXPORT_CONCURRENCY_PER_STAFF ({per_staff}): it counts "
+                "everyone's exports together"
+            )
         return value
 
     @field_validator("PASSWORD_HASH_METHOD")
@@ -382,6 +399,11 @@ class TestConfig(Config):
     SQLITE_BACKGROUND_CHECKPOINTS = False
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1"
     API_MAX_BODY_BYTES = Settings.model_fields["API_MAX_BODY_BYTES"].default
+    # The suite signs in as one staff member for thousands of requests, and reads an
+    # export's headers without its body; the tests of the limits lower them for themselves.
+    STAFF_RATE_LIMIT_PER_MINUTE = 1_000_000
+    EXPORT_CONCURRENCY_PER_STAFF = 1_000
+    EXPORT_CONCURRENCY_TOTAL = 1_000
 
 
 _SECRET_KEY_NEEDED = (

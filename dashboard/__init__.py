@@ -8,7 +8,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from config import config_from_env, default_database_url
-from dashboard import database, formatting, security_headers
+from dashboard import database, formatting, rate_limit, security_headers
 from dashboard.api.errors import error_response
 from dashboard.extensions import csrf, db, login_manager, mail, migrate
 from dashboard.htmx import is_htmx, toast
@@ -37,6 +37,8 @@ def create_app(config=None):
 
     register_extensions(app)
     register_domains(app)
+    # Before the blueprints: a staff request is counted before any hook of theirs reads.
+    rate_limit.register(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_request_hooks(app)
