@@ -18,6 +18,7 @@ Usage (from the project root, with the project's venv):
         --returns 10000 --repeat 10                    # quick check
     DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/postgres \\
         .venv/bin/python bench/bench_returns.py       # PostgreSQL
+    .venv/bin/python bench/bench_returns.py --database-url URL   # reuse a --keep run's
 """
 
 import argparse
@@ -48,6 +49,7 @@ from common import (
     log,
     machine,
     measure,
+    migrate,
     print_table,
     run,
     seed_demo,
@@ -105,6 +107,11 @@ def parse_args(argv=None):
         help=f"PostgreSQL: the database to (re)create and drop (default {BENCH_DB_NAME})",
     )
     parser.add_argument("--keep", action="store_true", help="keep the database (prints its URL)")
+    parser.add_argument(
+        "--database-url",
+        help="reuse a database an earlier --keep run seeded (no seeding; each run adds "
+        "--api-requests requests and approves some pending ones)",
+    )
     args = parser.parse_args(argv)
     if min(args.incomplete_orders, args.repeat, args.api_requests, args.bulk_size) < 1:
         parser.error("sizes, --repeat, --api-requests and --bulk-size must be at least 1")
@@ -351,6 +358,27 @@ class DataPicker:
             for _ in range(count)
         ]
 
+    def api_customers(self, count):
+        """A reused database: `count` storefront orders no request was made for, as
+        TopUp.api_orders returns them."""
+        orders = self.rows(
+            "SELECT o.id, o.number, o.email FROM orders o WHERE o.source = 'storefront' "
+            "AND o.delivered_at IS NOT NULL AND NOT EXISTS "
+            "(SELECT 1 FROM return_requests r WHERE r.order_id = o.id) "
+            "ORDER BY o.id DESC LIMIT :count",
+            count=count,
+        )
+        if len(orders) < count:
+            raise BenchError(f"Only {len(orders)} orders left without a request: seed afresh")
+        lines = {}
+        low = min(order_id for order_id, _, _ in orders)
+        for order_id, sku, quantity in self.rows(
+            "SELECT order_id, sku, quantity FROM order_items WHERE order_id >= :low ORDER BY id",
+            low=low,
+        ):
+            lines.setdefault(order_id, []).append((sku, quantity))
+        return [(number, email, lines[order_id]) for order_id, number, email in orders]
+
     def oldest_pending_ids(self, count):
         rows = self.rows(
             "SELECT id FROM return_requests WHERE status = 'pending' "
@@ -522,16 +550,22 @@ def print_report(database, seeded, counts, results):
 
 
 def benchmark(args, cleanup):
-    database = fresh_database(args.database_name, cleanup, keep=args.keep)
+    database = fresh_database(
+        args.database_name, cleanup, keep=args.keep, reuse_url=args.database_url
+    )
     env = app_environment(database.url, API_RATE_LIMIT_PER_MINUTE=RATE_LIMIT)
     app = in_process_app(background_checkpoints=False)
-    seeded = seed(app, args)
-    create_staff(app, STAFF_EMAIL, STAFF_PASSWORD)
+    picker = DataPicker(database.url)
+    cleanup.callback(picker.close)
+    if database.reused:
+        migrate(app)
+        seeded = Seeded(0.0, 0.0, picker.api_customers(API_WARMUP + args.api_requests))
+    else:
+        seeded = seed(app, args)
+    create_staff(app, STAFF_EMAIL, STAFF_PASSWORD, check=not database.reused)
     key = issue_api_key(app, "Bench storefront", STAFF_EMAIL)
     dispose(app)
 
-    picker = DataPicker(database.url)
-    cleanup.callback(picker.close)
     counts = picker.counts()
     log(
         f"{counts['return_requests']:,} return requests ({counts['pending']:,} pending), "
