@@ -159,6 +159,9 @@ def app_environment(database_url, **settings):
         SECRET_KEY=SECRET_KEY,
         FLASK_APP="wsgi",
         SCHEDULER_ENABLED="false",  # background jobs would skew timings and memory
+        # A benchmark signs in once and asks far more than a person does; the staff
+        # limit's per-request upsert still runs, so its cost is in every timing.
+        STAFF_RATE_LIMIT_PER_MINUTE="100000000",
         **{name: str(value) for name, value in settings.items()},
     )
     return dict(os.environ)
