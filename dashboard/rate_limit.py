@@ -115,10 +115,14 @@ def count_staff_request():
         database.write_intent.reset(intent)
     if wait:
         raise TooManyAtOnce(
-            f"You made more than {limit:,} requests in a minute. "
-            f"Wait {wait} seconds, then try again.",
+            f"You made more than {_counted(limit, 'request')} in a minute. "
+            f"Wait {_counted(wait, 'second')}, then try again.",
             wait,
         )
+
+
+def _counted(number, noun):
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
 
 
 def _count(staff_id, limit):
