@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 
 from dashboard.audit.service import Actor
+from dashboard.core import attention as attention_module
 from dashboard.extensions import db
 from dashboard.jobs import lease
 from dashboard.jobs.models import JobRun
@@ -135,7 +136,8 @@ def test_each_thing_needing_attention_shows_its_count_and_opens_its_list(
 
     page = client.get("/").text
     items = attention(page)
-    assert list(items) == ["backlog", "failed_emails", "returns_decision", "returns_ship_by"]
+    # Most serious first: email that does not reach customers, then what is late.
+    assert list(items) == ["failed_emails", "backlog", "returns_decision", "returns_ship_by"]
 
     count, link, words = items["returns_decision"]
     assert (count, link) == ("2", "/returns/?status=pending&overdue=decision")
@@ -225,9 +227,13 @@ def test_nothing_needing_attention_is_said_plainly(app, client, login, going_out
 # --- the most valuable open carts ------------------------------------------------------
 
 
+# Up to FEW_OPEN open carts are picked from the status index; more, from the value index.
+@pytest.mark.parametrize("few_open", [attention_module.FEW_OPEN, 3])
 def test_the_most_valuable_open_carts_link_to_each_cart_and_to_the_list_by_value(
-    app, client, login, make_incomplete_order, statements
+    app, client, login, make_incomplete_order, statements, monkeypatch, few_open
 ):
+    monkeypatch.setattr(attention_module, "FEW_OPEN", few_open)
+
     def worth(value):
         return [ItemSnapshot("SKU-1", "Linen shirt", 1, value)]
 
@@ -245,7 +251,7 @@ def test_the_most_valuable_open_carts_link_to_each_cart_and_to_the_list_by_value
     assert "€900.00" in fragment and "<script" not in fragment
     assert 'href="/incomplete-orders/?status=open&amp;sort=-value"' in fragment
     carts = [s for s in seen if "FROM incomplete_orders" in s]
-    assert len(carts) == 1, carts  # one read for the five, none per cart
+    assert len(carts) == 2, carts  # how many are open, then the five: none per cart
 
     # The list it links to starts with the same carts in the same order.
     listed = client.get("/incomplete-orders/?status=open&sort=-value").text

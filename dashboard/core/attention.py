@@ -23,7 +23,9 @@ from dashboard.returns.queries import age_text, decision_overdue, ship_by_overdu
 from dashboard.returns.rules import decision_sla
 from dashboard.timeutil import utcnow
 
+LEVELS = ("danger", "warning", "info")
 TOP_CARTS = 5
+FEW_OPEN = 1000
 # The delivery job runs every DELIVERY_RUN_SECONDS; this many missed runs (and at least the
 # outbox's backlog warning) before its silence is worth a manager's attention.
 MISSED_DELIVERY_RUNS = 3
@@ -50,7 +52,8 @@ class Attention:
 def needs_attention(now=None):
     """Everything that needs attention now, most serious first; [] when nothing does."""
     now = now or utcnow()
-    return [*_email_not_going_out(now), *_failed_emails(), *_late_returns(now)]
+    items = [*_email_not_going_out(now), *_failed_emails(), *_late_returns(now)]
+    return sorted(items, key=lambda item: LEVELS.index(item.level))
 
 
 def _plural(count, one, many):
@@ -222,11 +225,22 @@ def _stalled_delivery(now):
 
 
 def most_valuable_open_carts(limit=TOP_CARTS):
-    """The open carts worth most, biggest first, as the list sorted by value shows them:
-    the value index read backwards until `limit` open carts are found."""
-    return db.session.scalars(
-        select(IncompleteOrder)
-        .where(IncompleteOrder.status == "open")
-        .order_by(IncompleteOrder.subtotal.desc(), IncompleteOrder.id.desc())
-        .limit(limit)
+    """The open carts worth most, biggest first, as the list sorted by value shows them.
+
+    Few open carts (up to FEW_OPEN) are read through the status index and the biggest
+    picked from them; with more, the value index read backwards meets `limit` open ones
+    soon. Either way a shop whose carts are nearly all closed is not read in full.
+    """
+    is_open = IncompleteOrder.status == "open"
+    biggest = select(IncompleteOrder).order_by(
+        IncompleteOrder.subtotal.desc(), IncompleteOrder.id.desc()
+    )
+    few = db.session.execute(
+        select(IncompleteOrder.id, IncompleteOrder.subtotal).where(is_open).limit(FEW_OPEN + 1)
     ).all()
+    if len(few) > FEW_OPEN:
+        return db.session.scalars(biggest.where(is_open).limit(limit)).all()
+    ids = [row.id for row in sorted(few, key=lambda row: (-row.subtotal, -row.id))[:limit]]
+    if not ids:
+        return []
+    return db.session.scalars(biggest.where(IncompleteOrder.id.in_(ids))).all()
