@@ -167,3 +167,44 @@ def returns_csv(reports):
             )
 
     return stream_csv(_filename("returns", reports), header, rows())
+
+
+def holdout_csv(reports):
+    """The holdout's comparison per day and currency: each group's carts, conversions and
+    revenue (the emailed group also with how many were actually emailed)."""
+    header = [
+        "day",
+        "held_out",
+        "held_out_converted",
+        "held_out_revenue_minor",
+        "held_out_revenue",
+        "not_held_out",
+        "not_held_out_emailed",
+        "not_held_out_converted",
+        "not_held_out_revenue_minor",
+        "not_held_out_revenue",
+        "currency",
+        "provisional",
+    ]
+
+    def rows():
+        for day, currency, t, provisional in reports.recovery_csv_rows():
+            counts = t.counts if t else {}
+            held = t.money["held_out_revenue"].get(currency, 0) if t else 0
+            emailed = t.money["not_held_out_revenue"].get(currency, 0) if t else 0
+            yield (
+                day.isoformat(),
+                counts.get("held_out", 0),
+                counts.get("held_out_converted", 0),
+                held,
+                csv_amount(held, currency),
+                counts.get("not_held_out", 0),
+                counts.get("not_held_out_emailed", 0),
+                counts.get("not_held_out_converted", 0),
+                emailed,
+                csv_amount(emailed, currency),
+                currency,
+                "yes" if provisional else "no",
+            )
+
+    return stream_csv(_filename("holdout", reports), header, rows())

@@ -91,6 +91,13 @@ def steps_csv():
     return exports.steps_csv(reports)
 
 
+@bp.get("/holdout.csv")
+@role_required("viewer")
+def holdout_csv():
+    _, reports = _reports()
+    return exports.holdout_csv(reports)
+
+
 @bp.get("/abandonment.csv")
 @role_required("viewer")
 def abandonment_csv():

@@ -3,6 +3,8 @@ side by side, the lift with its 95% interval and the revenue the emails added, o
 scenario whose answers are worked out by hand below; "—" when there is nothing to divide by,
 and how to turn the holdout on when it is off."""
 
+import csv
+import io
 import math
 import re
 from datetime import timedelta
@@ -142,7 +144,7 @@ def test_with_the_holdout_off_and_no_held_out_carts_the_section_says_how_to_turn
 ):
     login("viewer")
     html = section(client)
-    assert "data-holdout-groups" not in html
+    assert "data-holdout-groups" not in html and "holdout.csv" not in html
     off = text(html[html.index("data-holdout-off") :])
     assert "The holdout is off ( RECOVERY_HOLDOUT_PERCENT = 0)" in off
     assert "set RECOVERY_HOLDOUT_PERCENT to a share from 1 to 50" in off
@@ -170,3 +172,27 @@ def test_every_count_opens_the_list_that_holds_exactly_those_carts(client, login
     assert [shown for _, shown in links] == ["5", "4", "2", "3", "1"]
     for href, shown in links:
         assert list_count(client, href) == int(shown), href
+
+
+def test_the_csv_has_the_groups_per_day_with_money_in_minor_units_and_decimal(
+    client, login, comparison
+):
+    login("viewer")
+    assert 'href="/analytics/holdout.csv?from=2026-10-24&amp;to=2026-10-24"' in section(client)
+    response = client.get("/analytics/holdout.csv", query_string=RANGE)
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    (saturday,) = csv.DictReader(io.StringIO(response.text))
+    assert saturday == {
+        "day": "2026-10-24",
+        "held_out": "3",
+        "held_out_converted": "1",
+        "held_out_revenue_minor": "5000",
+        "held_out_revenue": "50.00",
+        "not_held_out": "5",
+        "not_held_out_emailed": "4",
+        "not_held_out_converted": "2",
+        "not_held_out_revenue_minor": "12000",
+        "not_held_out_revenue": "120.00",
+        "currency": "EUR",
+        "provisional": "no",
+    }
