@@ -103,16 +103,17 @@ def count_staff_request():
     counted in one short writing transaction, committed at once: the count holds even when
     the request fails, and the request's own work starts a transaction of its own kind.
     """
-    if request.endpoint in NOT_COUNTED or request.blueprint == "api":
+    if request.endpoint in NOT_COUNTED or request.path.startswith("/api/"):
         return
     intent = database.write_intent.set(True)
     try:
         if not current_user.is_authenticated:
+            _commit_keeping_what_is_loaded()  # a stale cookie may have been looked up
             return
         limit = current_app.config["STAFF_RATE_LIMIT_PER_MINUTE"]
         wait = _count(current_user.id, limit)
-    finally:
         _commit_keeping_what_is_loaded()
+    finally:
         database.write_intent.reset(intent)
     if wait:
         raise TooManyAtOnce(
