@@ -206,11 +206,13 @@ def migrate(app):
         upgrade()
 
 
-def seed_demo(app, orders):
-    """Migrate and seed `orders` demo carts (seed 1); returns how long seed-demo took."""
+def seed_demo(app, orders, days=None):
+    """Migrate and seed `orders` demo carts (seed 1), over `days` (seed-demo's default
+    otherwise); returns how long seed-demo took."""
     migrate(app)
     started = time.perf_counter()
-    flask_command(app, "seed-demo", "--orders", str(orders), "--seed", "1")
+    spread = ["--days", str(days)] if days else []
+    flask_command(app, "seed-demo", "--orders", str(orders), "--seed", "1", *spread)
     seconds = time.perf_counter() - started
     log(f"seed-demo took {seconds:.1f} s")
     return seconds

@@ -1,5 +1,7 @@
 """The command line: create-staff and seed-demo; and /healthz for monitoring."""
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import func, select
 
@@ -7,6 +9,7 @@ from dashboard.auth.models import Staff
 from dashboard.extensions import db
 from dashboard.incomplete_orders.models import IncompleteOrder, IncompleteOrderItem
 from dashboard.orders.models import Order
+from dashboard.timeutil import utcnow
 
 
 @pytest.fixture
@@ -134,6 +137,22 @@ def test_seed_demo_refuses_a_database_with_data_unless_appending(app, run):
     appended = run("seed-demo", "--orders", "50", "--seed", "8", "--append")
     assert appended.exit_code == 0, appended.output
     assert _count(app, IncompleteOrder) == 350
+
+
+def test_seed_demo_spreads_the_carts_over_the_days_asked_for(app, run):
+    result = run("seed-demo", "--orders", "400", "--seed", "7", "--days", "730")
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        first, last = db.session.execute(
+            select(func.min(IncompleteOrder.created_at), func.max(IncompleteOrder.created_at))
+        ).one()
+    # Spread over two years, not the default half year: the first cart is over a year old.
+    assert timedelta(days=365) < utcnow() - first <= timedelta(days=731)
+    assert utcnow() - last < timedelta(days=30)
+
+    refused = run("seed-demo", "--orders", "10", "--days", "0", "--append")
+    assert refused.exit_code != 0
+    assert "--days" in refused.output and _count(app, IncompleteOrder) == 400
 
 
 def test_seed_demo_is_deterministic_for_a_seed(app, run):

@@ -130,3 +130,7 @@ class RolledDay(db.Model):
     kind = db.Column(db.String(10), primary_key=True)
     day = db.Column(db.Date, primary_key=True)
     computed_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+
+
+# Every table a run fills: what a recount from scratch clears.
+ROLLUP_MODELS = (RecoveryDay, StepDay, HourDay, SkuDay, ReturnDay, RolledDay)

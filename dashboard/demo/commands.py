@@ -8,6 +8,7 @@ from sqlalchemy import func, select, text
 from dashboard.demo.generator import (
     ATTEMPT_COLUMNS,
     CART_COLUMNS,
+    DAYS,
     ITEM_COLUMNS,
     ORDER_COLUMNS,
     ORDER_ITEM_COLUMNS,
@@ -70,9 +71,16 @@ class BulkWriter:
     show_default=True,
     help="Random seed: the same seed gives the same data.",
 )
+@click.option(
+    "--days",
+    type=click.IntRange(1, 3650),
+    default=DAYS,
+    show_default=True,
+    help="How many days, ending today, the carts are spread over.",
+)
 @click.option("--append", is_flag=True, help="Add to a database that already has data.")
 @with_appcontext
-def seed_demo_command(count, seed, append):
+def seed_demo_command(count, seed, days, append):
     """Fill the database with realistic demo incomplete orders and orders."""
     existing = db.session.scalar(select(func.count()).select_from(IncompleteOrder))
     if existing and not append:
@@ -92,6 +100,7 @@ def seed_demo_command(count, seed, append):
         current_app.config["SHOP_CURRENCY"],
         first_order_item_id,
         first_return_id,
+        days,
     )
     started = time.monotonic()
     done = converted = returned = 0

@@ -93,7 +93,7 @@ PRODUCTS = [
 STAGE_WEIGHTS = (("cart", 45), ("checkout", 30), ("payment_pending", 15), ("payment_failed", 10))
 HOUR_WEIGHTS = (1, 1, 1, 1, 1, 2, 3, 5, 6, 7, 7, 8, 9, 8, 7, 7, 8, 9, 11, 13, 14, 12, 7, 3)
 WEEKDAY_WEIGHTS = (9, 9, 9, 10, 11, 14, 14)
-DAYS = 180
+DAYS = 180  # the default span of the carts, ending today
 STEP_DELAYS = (timedelta(hours=1), timedelta(hours=24), timedelta(hours=72))
 
 
@@ -114,6 +114,7 @@ class DemoGenerator:
         currency="EUR",
         first_order_item_id=1,
         first_return_id=1,
+        days=DAYS,
     ):
         self.rng = random.Random(seed)
         self.next_id = first_id
@@ -122,8 +123,8 @@ class DemoGenerator:
         self.currency = currency
         self.now = _anchor()
         self.returns = DemoReturns(seed, self.now, first_return_id)
-        start = self.now - timedelta(days=DAYS)
-        self.days = [start + timedelta(days=d) for d in range(DAYS)]
+        start = self.now - timedelta(days=days)
+        self.days = [start + timedelta(days=d) for d in range(days)]
         self.day_weights = [WEEKDAY_WEIGHTS[d.weekday()] for d in self.days]
         stages, weights = zip(*STAGE_WEIGHTS, strict=True)
         self.stages, self.stage_weights = stages, weights
@@ -132,7 +133,7 @@ class DemoGenerator:
 
     def _offset(self):
         rng = self.rng
-        day = rng.choices(range(DAYS), self.day_weights)[0]
+        day = rng.choices(range(len(self.days)), self.day_weights)[0]
         hour = rng.choices(range(24), HOUR_WEIGHTS)[0]
         return ((day * 24 + hour) * 60 + rng.randrange(60)) * 60 + rng.randrange(60)
 
