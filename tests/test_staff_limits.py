@@ -393,3 +393,25 @@ def test_the_limits_are_checked_settings(monkeypatch):
         line.startswith("EXPORT_CONCURRENCY_TOTAL=2: must be at least EXPORT_CONCURRENCY_PER_STAFF")
         for line in lines
     )
+
+
+def test_every_csv_export_waits_for_the_one_already_running(app, client, login, one_export_each):
+    staff_id = login("manager")
+    exports = sorted(rule.rule for rule in app.url_map.iter_rules() if rule.rule.endswith(".csv"))
+    assert len(exports) >= 7  # incomplete orders, returns and the analytics CSVs
+    for url in exports:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        response.close()
+    with app.app_context():  # one of theirs streaming in another tab
+        db.session.add(
+            RunningExport(
+                scope=f"staff:{staff_id}",
+                slot=0,
+                token="t" * 32,
+                expires_at=int(one_export_each.now) + 60,
+            )
+        )
+        db.session.commit()
+    for url in exports:
+        _assert_refused(client.get(url), retry_after=30)
