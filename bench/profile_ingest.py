@@ -81,7 +81,7 @@ def timed_parts():
         (keys, "authenticate", "authenticate(): key lookup"),
         (keys, "count_request", "count_request(): rate-limit upsert"),
         (views, "apply_snapshot", "apply_snapshot(): the cart and its items"),
-        (orders, "record", "record(): the audit event"),
+        (orders, "_audit", "_audit(): the audit event"),
         (Session, "flush", "Session.flush()"),
         (Session, "commit", "Session.commit()"),
     ]

@@ -105,7 +105,9 @@ def _items(items):
     return [ItemSnapshot(i.sku, i.name, i.quantity, i.unit_price) for i in items]
 
 
-def _cart_out(order):
+def _cart_out(order, items=None):
+    """The cart as the API shows it; `items` when the caller has them already (the order's
+    are read otherwise)."""
     return schemas.IncompleteOrderOut(
         cart_id=order.cart_id,
         status=order.status,
@@ -120,7 +122,7 @@ def _cart_out(order):
         item_count=order.item_count,
         items=[
             schemas.LineItem(sku=i.sku, name=i.name, quantity=i.quantity, unit_price=i.unit_price)
-            for i in order.items
+            for i in (order.items if items is None else items)
         ],
         created_at=as_utc(order.created_at),
         last_activity_at=as_utc(order.last_activity_at),
@@ -226,11 +228,13 @@ def put_incomplete_order(cart_id):
     except IncompleteOrderError as error:
         raise ApiError(422, str(error)) from None
     message = SNAPSHOT_MESSAGES[outcome].format(status=order.status if order else "")
-    # Built before the commit, from what the session holds: no reloading afterwards.
+    # Built before the commit, from what the session holds: no reloading afterwards. After
+    # these outcomes the cart holds the snapshot's items, so they are not read back.
+    items = snapshot.items if outcome in ("created", "updated", "unchanged") else None
     result = schemas.SnapshotResult(
         outcome="ignored" if outcome in ("final", "ignored") else outcome,
         message=message,
-        incomplete_order=_cart_out(order) if order else None,
+        incomplete_order=_cart_out(order, items) if order else None,
     )
     db.session.commit()
     return _json(result, 201 if outcome == "created" else 200)
