@@ -1,7 +1,7 @@
 """The returns report of /analytics/ and /analytics/returns.csv: stored days from the rollup,
 the others (today, days no run stored yet) counted live."""
 
-from collections import defaultdict
+from functools import cached_property
 
 from sqlalchemy import func, select
 
@@ -19,19 +19,25 @@ class ReturnsReport:
         self.range = range_ or reports.range
         self.settings = reports.settings
         first, last = self.range.first, self.range.last
-        stored, live = days_to_count_live("returns", first, last, reports.today)
-        rows = r.stored_rows(first, last) if stored else []
-        rows = [row for row in rows if row["day"] in stored]
+        self.stored, live = days_to_count_live("returns", first, last, reports.today)
+        # The stored days are summed by the database, per breakdown when one is read; the
+        # live ones (today, days no run stored yet) are counted here and added on.
+        self.live_rows = []
         if live:
-            rows += r.return_facts(live[0], live[-1], self.settings)
-            rows = [row for row in rows if row["day"] in stored or row["day"] in set(live)]
-        self.rows = rows
-        self.total = r.ReturnTotals()
-        self.by = defaultdict(lambda: defaultdict(r.ReturnTotals))
-        for row in rows:
-            self.total.add(row)
-            for key in ("day", "type", "reason"):
-                self.by[key][row[key]].add(row)
+            live_days = set(live)
+            rows = r.return_facts(live[0], live[-1], self.settings)
+            self.live_rows = [row for row in rows if row["day"] in live_days]
+        self._by = {}
+
+    @cached_property
+    def total(self):
+        total = r.stored_total(self.range.first, self.range.last, self.stored)
+        total.add_rows(self.live_rows)
+        return total
+
+    @property
+    def by(self):
+        return _Breakdowns(self)
 
     def by_day(self):
         currency = self.settings.currency
@@ -134,6 +140,23 @@ class ReturnsReport:
                 "rate": rate(other, other_orders),
             },
         ]
+
+
+class _Breakdowns:
+    """report.by["day" | "type" | "reason"][value]: ReturnTotals, each breakdown summed when
+    first read (the summary reads none)."""
+
+    def __init__(self, report):
+        self.report = report
+
+    def __getitem__(self, key):
+        report = self.report
+        if key not in report._by:
+            by = r.stored_by(key, report.range.first, report.range.last, report.stored)
+            for row in report.live_rows:
+                by[row[key]].add_rows([row], histograms=False)
+            report._by[key] = by
+        return report._by[key]
 
 
 def pending_returns():
