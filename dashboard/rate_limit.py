@@ -14,7 +14,7 @@ import secrets
 import time
 from contextlib import contextmanager
 
-from flask import current_app, render_template, request
+from flask import current_app, render_template, request, session
 from flask_login import current_user
 from sqlalchemy import delete, text
 from sqlalchemy.exc import SQLAlchemyError
@@ -105,6 +105,9 @@ def count_staff_request():
     """
     if request.endpoint in NOT_COUNTED or request.path.startswith("/api/"):
         return
+    remember = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")
+    if "_user_id" not in session and remember not in request.cookies:
+        return  # nobody to count, and no staff row to load: no write lock for a visitor
     intent = database.write_intent.set(True)
     try:
         if not current_user.is_authenticated:

@@ -29,21 +29,27 @@ class ReturnsReport:
             self.live_rows = [row for row in rows if row["day"] in live_days]
         self._by = {}
 
+    def by(self, key):
+        """{value of `key` ("day" | "type" | "reason"): ReturnTotals}, summed when first
+        read (the summary reads none)."""
+        if key not in self._by:
+            by = r.stored_by(key, self.range.first, self.range.last, self.stored)
+            for row in self.live_rows:
+                by[row[key]].add_rows([row], histograms=False)
+            self._by[key] = by
+        return self._by[key]
+
     @cached_property
     def total(self):
         total = r.stored_total(self.range.first, self.range.last, self.stored)
         total.add_rows(self.live_rows)
         return total
 
-    @property
-    def by(self):
-        return _Breakdowns(self)
-
     def by_day(self):
         currency = self.settings.currency
         out = []
         for day in days_between(self.range.first, self.range.last):
-            t = self.by["day"].get(day) or r.ReturnTotals()
+            t = self.by("day").get(day) or r.ReturnTotals()
             out.append(
                 {
                     "day": day,
@@ -59,8 +65,8 @@ class ReturnsReport:
         return [
             {
                 "label": label,
-                "requests": self.by["type"][key]["requests"],
-                "units": self.by["type"][key]["units"],
+                "requests": self.by("type")[key]["requests"],
+                "units": self.by("type")[key]["units"],
             }
             for key, label in TYPE_LABELS.items()
         ]
@@ -68,7 +74,7 @@ class ReturnsReport:
     def reasons(self):
         rows = []
         for key, label in REASON_LABELS.items():
-            t = self.by["reason"][key]
+            t = self.by("reason")[key]
             decided = t["approved"] + t["rejected"]
             rows.append(
                 {
@@ -140,23 +146,6 @@ class ReturnsReport:
                 "rate": rate(other, other_orders),
             },
         ]
-
-
-class _Breakdowns:
-    """report.by["day" | "type" | "reason"][value]: ReturnTotals, each breakdown summed when
-    first read (the summary reads none)."""
-
-    def __init__(self, report):
-        self.report = report
-
-    def __getitem__(self, key):
-        report = self.report
-        if key not in report._by:
-            by = r.stored_by(key, report.range.first, report.range.last, report.stored)
-            for row in report.live_rows:
-                by[row[key]].add_rows([row], histograms=False)
-            report._by[key] = by
-        return report._by[key]
 
 
 def pending_returns():

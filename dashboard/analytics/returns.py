@@ -6,7 +6,7 @@ up and the median and 90th percentile come from the sum."""
 import json
 from bisect import bisect_right
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import func, select
 
@@ -107,12 +107,12 @@ def return_facts(first, last, settings):
     for q in read(r.received_at, func.coalesce(r.decided_at, r.submitted_at).label("since")):
         target = row(q.at, q)
         target["received"] += 1
-        target["receipt_hours"][bucket(q.at - _as_datetime(q.since))] += 1
+        target["receipt_hours"][bucket(q.at - q.since)] += 1
     since = func.coalesce(r.received_at, r.decided_at, r.submitted_at).label("since")
     for q in read(r.completed_at, since, r.refund_amount, r.refund_method):
         target = row(q.at, q)
         target["completed"] += 1
-        target["completion_hours"][bucket(q.at - _as_datetime(q.since))] += 1
+        target["completion_hours"][bucket(q.at - q.since)] += 1
         if q.refund_method in MONEY_METHODS:
             amount = q.refund_amount or 0
             target["refunded"] += amount
@@ -120,11 +120,6 @@ def return_facts(first, last, settings):
         elif q.refund_method == "replacement":
             target["replacements"] += 1
     return list(rows.values())
-
-
-def _as_datetime(value):
-    # coalesce() of datetimes comes back from SQLite as text.
-    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
 
 
 def to_stored(row):
