@@ -83,6 +83,7 @@ class SkuDay(db.Model):
     many units, and how many of those carts were recovered."""
 
     __tablename__ = "analytics_sku_days"
+    __table_args__ = (db.Index("ix_analytics_sku_days_sku_day", "sku", "day"),)
 
     day = db.Column(db.Date, primary_key=True)
     sku = db.Column(db.String(64), primary_key=True)

@@ -19,6 +19,7 @@ from dashboard.analytics.days import (
     read_day,
     shop_day,
     shop_hour,
+    weekday,
 )
 from dashboard.analytics.models import HourDay, RecoveryDay, RolledDay, SkuDay, StepDay
 from dashboard.extensions import db
@@ -276,21 +277,35 @@ class Totals:
         return self.counts[name]
 
 
+def _key_column(model, key):
+    """A stored key's column; "weekday" (0 = Sunday) is computed from the day."""
+    if key == "weekday":
+        return weekday(model.day).label("weekday")
+    return getattr(model, key)
+
+
 def _rollup_rows(model, keys, counts, money, first, last, stage, group):
     """Stored rows of `model` for first..last, summed per `group` (+ currency if it has one)."""
     has_currency = "currency" in keys
-    group_cols = [getattr(model, k) for k in group] + ([model.currency] if has_currency else [])
+    group_cols = [_key_column(model, k) for k in group] + ([model.currency] if has_currency else [])
     stmt = (
         select(
             *group_cols,
             *(func.sum(getattr(model, n)).label(n) for n in (*counts, *money)),
         )
         .where(model.day >= first, model.day <= last, *([model.stage == stage] if stage else []))
-        .group_by(*group_cols)
+        .group_by(
+            *(literal_column(k) if k == "weekday" else getattr(model, k) for k in group),
+            *([model.currency] if has_currency else []),
+        )
     )
     result = db.session.execute(stmt)
     names = list(result.keys())
     return [dict(zip(names, row, strict=True)) for row in result]
+
+
+def _with_weekday(row):
+    return {**row, "weekday": (row["day"].weekday() + 1) % 7}
 
 
 @dataclass
@@ -302,9 +317,11 @@ class Breakdown:
 
 
 def read_range(kind, first, last, settings, stage, groupings, today, live_cache=None):
-    """The figures of `kind` (recovery | steps | hours) for first..last, summed overall and
-    per each grouping in `groupings` (tuples of key names). `live_cache` (a dict) keeps the
-    live counts for the next grouping of the same range."""
+    """The figures of `kind` (recovery | steps | hours | skus) for first..last, summed overall
+    and per each grouping in `groupings` (tuples of key names; "weekday", 0 = Sunday, is the
+    day's). The stored days are read once, summed by the database per every key the
+    groupings name. `live_cache` (a dict) keeps the live counts for the next read of the
+    same range."""
     model, keys, counts, money, live = {
         "recovery": (RecoveryDay, RECOVERY_KEYS, RECOVERY_COUNTS, RECOVERY_MONEY, recovery_facts),
         "steps": (StepDay, STEP_KEYS, STEP_COUNTS, STEP_MONEY, step_facts),
@@ -321,20 +338,18 @@ def read_range(kind, first, last, settings, stage, groupings, today, live_cache=
             for run_first, run_last in consecutive_runs(live_days)
             for row in live(run_first, run_last, settings, stage)
         ]
-    live_rows = cache[cache_key]
+    rows = cache[cache_key]
+    named = tuple(dict.fromkeys(key for grouping in groupings for key in grouping))
+    if "weekday" in named:
+        rows = [_with_weekday(row) for row in rows]
+    if stored:
+        rows = rows + _rollup_rows(model, keys, counts, money, first, last, stage, named)
 
     breakdown = Breakdown(Totals(), {g: defaultdict(Totals) for g in groupings})
-    for grouping in (*groupings, ()):
-        rows = list(live_rows)
-        if stored:
-            rows += _rollup_rows(model, keys, counts, money, first, last, stage, grouping)
-        for row in rows:
-            target = (
-                breakdown.by[grouping][tuple(row[k] for k in grouping)]
-                if grouping
-                else breakdown.total
-            )
-            target.add(row, counts, money)
+    for row in rows:
+        breakdown.total.add(row, counts, money)
+        for grouping in groupings:
+            breakdown.by[grouping][tuple(row[k] for k in grouping)].add(row, counts, money)
     return breakdown
 
 
@@ -365,7 +380,12 @@ def sku_facts(first, last, settings, stage=None):
 
 
 def sku_names(skus):
-    rows = db.session.execute(
-        select(SkuDay.sku, func.max(SkuDay.name)).where(SkuDay.sku.in_(skus)).group_by(SkuDay.sku)
+    """{sku: name} as the newest stored day has it (an index seek per SKU)."""
+    if not skus:
+        return {}
+    newest = (
+        select(SkuDay.name).where(SkuDay.sku == sku).order_by(SkuDay.day.desc()).limit(1)
+        for sku in skus
     )
-    return dict(rows.all())
+    names = db.session.execute(select(*(q.scalar_subquery() for q in newest))).one()
+    return {sku: name for sku, name in zip(skus, names, strict=True) if name is not None}

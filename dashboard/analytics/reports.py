@@ -107,30 +107,34 @@ def _pattern_rows(per_value, labels):
     return rows
 
 
+# The recovery patterns, read together: one pass over the stored days serves all three.
+PATTERNS = (("stage",), ("value_band",), ("customer",))
+
+
 class PatternReports:
     """Abandonment patterns, a mixin of Reports (kept apart to keep each part short)."""
 
     def by_stage(self):
-        per = self.read("recovery", [("stage",)]).by[("stage",)]
+        per = self.read("recovery", PATTERNS).by[("stage",)]
         return _pattern_rows(per, STAGE_LABELS.items())
 
     def by_value_band(self):
-        per = self.read("recovery", [("value_band",)]).by[("value_band",)]
+        per = self.read("recovery", PATTERNS).by[("value_band",)]
         bands = range(len(d.VALUE_BANDS) + 1)
         return _pattern_rows(
             per, [(b, d.value_band_label(b, self.settings.currency)) for b in bands]
         )
 
     def by_customer(self):
-        per = self.read("recovery", [("customer",)]).by[("customer",)]
+        per = self.read("recovery", PATTERNS).by[("customer",)]
         return _pattern_rows(per, [("guest", "Guests"), ("registered", "Registered customers")])
 
     def weekday_hours(self):
         """[weekday][hour] abandoned carts, Monday first, hours of the shop's clock."""
-        per = self.read("hours", [("day", "hour")]).by[("day", "hour")]
+        per = self.read("hours", [("weekday", "hour")]).by[("weekday", "hour")]
         grid = [[0] * 24 for _ in WEEKDAYS]
-        for (day, hour), t in per.items():
-            grid[day.weekday()][int(hour)] += t["abandoned"]
+        for (sunday_first, hour), t in per.items():
+            grid[(int(sunday_first) + 6) % 7][int(hour)] += t["abandoned"]
         peak = max((n for row in grid for n in row), default=0)
         return {"grid": grid, "peak": peak, "weekdays": WEEKDAYS, "hours": list(range(24))}
 

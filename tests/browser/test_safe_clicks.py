@@ -14,6 +14,7 @@ from dashboard.extensions import db
 from dashboard.incomplete_orders.models import IncompleteOrder
 from dashboard.outbox.models import OutboxMessage
 from dashboard.timeutil import utcnow
+from tests.helpers import wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -77,6 +78,8 @@ def test_run_now_shows_its_preview_and_runs_only_from_the_confirm(
     page.get_by_role("button", name="Run recovery emails now").click()
     expect(page).to_have_url(re.compile(r"/jobs/$"))
     expect(page.locator("body")).to_contain_text("by manager@example.com")
+    # The run goes on in a thread of its own after the redirect: its emails follow.
+    wait_for(lambda: _count(app, OutboxMessage) == 3, 10, "the run to queue 3 emails")
     assert _count(app, OutboxMessage) == 3
     assert console_errors == []
 
