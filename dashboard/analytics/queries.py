@@ -71,8 +71,10 @@ def _sum_if(condition, value):
 def _grouped(stmt, keys):
     """Rows of `stmt` as dicts, the day read back as a date."""
     rows = []
-    for row in db.session.execute(stmt).mappings():
-        row = dict(row)
+    result = db.session.execute(stmt)
+    names = list(result.keys())
+    for values in result:
+        row = dict(zip(names, values, strict=True))
         if "day" in row:
             row["day"] = read_day(row["day"])
         rows.append(row)

@@ -1,6 +1,7 @@
 """The returns report of /analytics/ and /analytics/returns.csv: stored days from the rollup,
 the others (today, days no run stored yet) counted live."""
 
+from collections import defaultdict
 from functools import cached_property
 
 from sqlalchemy import func, select
@@ -31,18 +32,31 @@ class ReturnsReport:
 
     def by(self, key):
         """{value of `key` ("day" | "type" | "reason"): ReturnTotals}, summed when first
-        read (the summary reads none)."""
+        read (the summary reads none). Type and reason come from one pass."""
         if key not in self._by:
-            by = r.stored_by(key, self.range.first, self.range.last, self.stored)
+            keys = ("day",) if key == "day" else ("type", "reason")
+            pairs = r.stored_by(keys, self.range.first, self.range.last, self.stored)
             for row in self.live_rows:
-                by[row[key]].add_rows([row], histograms=False)
-            self._by[key] = by
+                pairs[tuple(row[k] for k in keys)].add_rows([row], histograms=False)
+            for name in keys:
+                self._by[name] = defaultdict(r.ReturnTotals)
+            for values, totals in pairs.items():
+                for name, value in zip(keys, values, strict=True):
+                    self._by[name][value].add_totals(totals)
         return self._by[key]
 
     @cached_property
     def total(self):
-        total = r.stored_total(self.range.first, self.range.last, self.stored)
-        total.add_rows(self.live_rows)
+        total = r.ReturnTotals()
+        for totals in self.by("type").values():
+            total.add_totals(totals)
+        for name, histogram in r.stored_histograms(
+            self.range.first, self.range.last, self.stored
+        ).items():
+            total.add_histogram(name, histogram)
+        for row in self.live_rows:
+            for name in r.HISTOGRAMS:
+                total.add_histogram(name, row[name])
         return total
 
     def by_day(self):

@@ -56,7 +56,7 @@ class Order(db.Model):
 
     __table_args__ = (
         db.CheckConstraint(f"source IN {SOURCES!r}", name="source"),
-        db.Index("ix_orders_placed_at", "placed_at", "id"),
+        db.Index("ix_orders_placed_at", "placed_at", "id", "recovered_step"),
         db.Index("ix_orders_source_placed_at", "source", "placed_at", "id"),
     )
 
