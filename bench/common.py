@@ -262,17 +262,24 @@ def free_port():
 class Gunicorn:
     """`gunicorn -w 1 -k sync` serving wsgi:app on a free port of 127.0.0.1; a context
     manager that waits for /healthz and stops the whole process group at the end (showing
-    the end of its log when the benchmark failed)."""
+    the end of its log when the benchmark failed).
 
-    def __init__(self, env):
+    `workers` and `worker_class` change the first two; `worker_class=None` keeps what
+    gunicorn.conf.py says (threaded workers), as the README's production command does."""
+
+    def __init__(self, env, workers=1, worker_class="sync"):
         self.env = env
+        self.workers = workers
+        self.worker_class = worker_class
         self.port = free_port()
         self.log_dir = tempfile.mkdtemp(prefix="reclaim-bench-gunicorn-")
         self.log_path = Path(self.log_dir) / "gunicorn.log"
         self.process = None
 
     def __enter__(self):
-        command = [sys.executable, "-m", "gunicorn", "-w", "1", "-k", "sync"]
+        command = [sys.executable, "-m", "gunicorn", "-w", str(self.workers)]
+        if self.worker_class:
+            command += ["-k", self.worker_class]
         command += ["-b", f"127.0.0.1:{self.port}", "wsgi:app"]
         log(f"Starting gunicorn on 127.0.0.1:{self.port} (log: {self.log_path})")
         with open(self.log_path, "wb") as log_file:

@@ -132,3 +132,27 @@ def test_analytics_benchmark_times_the_runs_every_section_and_every_csv():
     rows = first_cells(report)
     assert rows[:2] == ["update-analytics from scratch", "update-analytics an hour later"]
     assert "patterns, two years" in rows and "returns.csv, two years" in rows
+
+
+def test_load_benchmark_times_every_route_alone_and_under_load():
+    report = bench(
+        "bench_load.py",
+        *("--orders", "2000", "--seconds", "3", "--staff-clients", "2", "--workers", "2"),
+        *("--repeat", "1", "--think", "0.05"),
+    )
+
+    assert [cell for cell in first_cells(report) if cell != "route"] == [
+        "overview",
+        "incomplete orders, default",
+        "incomplete orders, open last 30 days",
+        "incomplete orders, search",
+        "cart detail",
+        "returns list",
+        "return detail",
+        "orders list",
+        "outbox",
+        "audit",
+        "analytics",
+    ]
+    assert "gunicorn: 2 threaded workers" in report
+    assert re.search(r"Storefront: [\d,]+ cart snapshots in [\d.]+ s, \d+ requests/s", report)
