@@ -157,5 +157,44 @@ def weekday(day_column):
     return _Shifted(day_column, 0, "dow")
 
 
+class _MonthStart(FunctionElement):
+    """The first day of a stored shop day's month (a date column)."""
+
+    inherit_cache = True
+    type = String()
+
+
+@compiles(_MonthStart, "sqlite")
+def _month_start_sqlite(element, compiler, **kw):
+    return f"date({compiler.process(element.clauses, **kw)}, 'start of month')"
+
+
+@compiles(_MonthStart, "postgresql")
+def _month_start_postgresql(element, compiler, **kw):
+    return f"CAST(date_trunc('month', {compiler.process(element.clauses, **kw)}) AS DATE)"
+
+
+def month_start(day_column):
+    return _MonthStart(day_column)
+
+
+def whole_months(first, last):
+    """(first, last) month of the calendar months wholly inside first..last (each as its
+    first day), or None."""
+    start = first if first.day == 1 else _next_month(first)
+    end = last.replace(day=1)
+    if month_end(end) != last:  # the last month is cut short: the one before it
+        end = (end - timedelta(days=1)).replace(day=1)
+    return (start, end) if start <= end else None
+
+
+def _next_month(day):
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
+def month_end(first_of_month):
+    return _next_month(first_of_month) - timedelta(days=1)
+
+
 def read_day(value):
     return value if isinstance(value, date) else date.fromisoformat(str(value))

@@ -8,6 +8,7 @@ so a day reads the same before and after it is rolled up.
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy import String, and_, case, cast, exists, func, literal, literal_column, not_, select
 
@@ -16,12 +17,21 @@ from dashboard.analytics.days import (
     consecutive_runs,
     day_bounds,
     days_between,
+    month_end,
     read_day,
     shop_day,
     shop_hour,
     weekday,
+    whole_months,
 )
-from dashboard.analytics.models import HourDay, RecoveryDay, RolledDay, SkuDay, StepDay
+from dashboard.analytics.models import (
+    MONTHS_OF,
+    HourDay,
+    RecoveryDay,
+    RolledDay,
+    SkuDay,
+    StepDay,
+)
 from dashboard.extensions import db
 from dashboard.incomplete_orders.models import IncompleteOrder, IncompleteOrderItem
 from dashboard.orders.models import Order
@@ -306,6 +316,24 @@ def _rollup_rows(model, keys, counts, money, first, last, stage, group):
     return [dict(zip(names, row, strict=True)) for row in result]
 
 
+def _stored_rows(model, keys, counts, money, first, last, stage, group):
+    """_rollup_rows of first..last, the calendar months wholly inside it read from the month
+    table (when `model` has one and `group` has no day), the days around them from `model`."""
+    months = MONTHS_OF.get(model) if "day" not in group else None
+    whole = months and whole_months(first, last)
+    if not whole:
+        return _rollup_rows(model, keys, counts, money, first, last, stage, group)
+    first_month, last_month = whole
+    rows = _rollup_rows(months, keys, counts, money, first_month, last_month, stage, group)
+    for edge_first, edge_last in (
+        (first, first_month - timedelta(days=1)),
+        (month_end(last_month) + timedelta(days=1), last),
+    ):
+        if edge_first <= edge_last:
+            rows += _rollup_rows(model, keys, counts, money, edge_first, edge_last, stage, group)
+    return rows
+
+
 def _with_weekday(row):
     return {**row, "weekday": (row["day"].weekday() + 1) % 7}
 
@@ -345,7 +373,7 @@ def read_range(kind, first, last, settings, stage, groupings, today, live_cache=
     if "weekday" in named:
         rows = [_with_weekday(row) for row in rows]
     if stored:
-        rows = rows + _rollup_rows(model, keys, counts, money, first, last, stage, named)
+        rows = rows + _stored_rows(model, keys, counts, money, first, last, stage, named)
 
     breakdown = Breakdown(Totals(), {g: defaultdict(Totals) for g in groupings})
     for row in rows:

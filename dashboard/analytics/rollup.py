@@ -16,8 +16,15 @@ from sqlalchemy import delete, func, insert, select, update
 
 from dashboard.analytics import definitions as d
 from dashboard.analytics import queries, returns
-from dashboard.analytics.days import consecutive_runs, days_between, shop_today
+from dashboard.analytics.days import (
+    consecutive_runs,
+    days_between,
+    month_end,
+    month_start,
+    shop_today,
+)
 from dashboard.analytics.models import (
+    MONTHS_OF,
     HourDay,
     RecoveryDay,
     ReturnDay,
@@ -184,7 +191,35 @@ def _store_days(first, last, settings, now):
         rows = facts(first, last, settings)
         if rows:
             db.session.execute(insert(model), rows)
+    _store_months(first, last)
     db.session.execute(
         insert(RolledDay),
         [{"kind": "recovery", "day": day, "computed_at": now} for day in days_between(first, last)],
     )
+
+
+def _store_months(first, last):
+    """Rewrite the month rows of the months first..last touch, summed from their stored days
+    (in the transaction that rewrote the days, so months and days always agree)."""
+    first_month, last_month = first.replace(day=1), last.replace(day=1)
+    for day_model, month_model in MONTHS_OF.items():
+        days = day_model.__table__
+        keys = [column.name for column in days.primary_key.columns if column.name != "day"]
+        figures = [column.name for column in days.columns if not column.primary_key]
+        month = month_start(days.c.day)
+        summed = select(
+            month,
+            *(days.c[name] for name in keys),
+            *((func.max if name == "name" else func.sum)(days.c[name]) for name in figures),
+        )
+        db.session.execute(
+            delete(month_model).where(month_model.day >= first_month, month_model.day <= last_month)
+        )
+        db.session.execute(
+            insert(month_model).from_select(
+                ["day", *keys, *figures],
+                summed.where(
+                    days.c.day >= first_month, days.c.day <= month_end(last_month)
+                ).group_by(month, *(days.c[name] for name in keys)),
+            )
+        )

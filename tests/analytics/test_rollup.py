@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from dashboard.analytics.days import days_between
 from dashboard.analytics.definitions import AnalyticsSettings
-from dashboard.analytics.models import RecoveryDay, RolledDay, StepDay
+from dashboard.analytics.models import RecoveryDay, RecoveryMonth, RolledDay, StepDay
 from dashboard.analytics.queries import (
     RECOVERY_COUNTS,
     RECOVERY_MONEY,
@@ -164,3 +164,36 @@ def test_the_jobs_page_lists_the_job_and_its_run_now_step_says_what_it_would_do(
     confirm = client.get("/jobs/analytics/run")
     assert confirm.status_code == 200
     assert "would store the abandonment time of newly abandoned carts and recompute" in confirm.text
+
+
+@pytest.mark.parametrize(
+    ("kind", "groupings"),
+    [
+        ("recovery", [("stage",), ("value_band",), ("customer",)]),
+        ("steps", [("step",)]),
+        ("skus", [("sku",)]),
+    ],
+)
+def test_a_range_of_whole_months_reads_the_month_rollup_as_the_days_add_up(
+    app, scenario, kind, groupings
+):
+    # 20 September to 5 November: October is read from the month table, the days around it
+    # from the day table; the same range counted live (nothing stored yet) is the reference.
+    first, last = SAT - timedelta(days=34), MON + timedelta(days=10)
+    with app.app_context():
+        settings = AnalyticsSettings.from_config()
+        today = AFTER.date() + timedelta(days=30)
+        mark_abandoned(settings, AFTER)
+        before = read_range(kind, first, last, settings, None, groupings, today)
+        update_analytics(now=AFTER + timedelta(days=30))
+        assert db.session.scalar(select(func.count()).select_from(RecoveryMonth)) > 0
+        after = read_range(kind, first, last, settings, None, groupings, today)
+    assert dict(after.total.counts) == dict(before.total.counts)
+    assert any(after.total.counts.values())
+    assert {n: dict(m) for n, m in after.total.money.items()} == {
+        n: dict(m) for n, m in before.total.money.items()
+    }
+    for grouping in groupings:
+        assert {k: dict(v.counts) for k, v in after.by[grouping].items()} == {
+            k: dict(v.counts) for k, v in before.by[grouping].items()
+        }, grouping
