@@ -21,8 +21,22 @@ fi
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 
-echo "== tests on SQLite"
-env -u TEST_DATABASE_URL .venv/bin/python -m pytest --timeout 300 "$@"
+# The two runs go side by side (a machine has two cores; each run is mostly one), each
+# into its own log, printed whole when both have ended; either failing fails the command.
+mkdir -p test-artifacts
+echo "== tests on SQLite and on PostgreSQL ($PG_URL), side by side"
+env -u TEST_DATABASE_URL .venv/bin/python -m pytest --timeout 300 "$@" \
+  >test-artifacts/sqlite.log 2>&1 &
+sqlite_pid=$!
+TEST_DATABASE_URL="$PG_URL" .venv/bin/python -m pytest --timeout 300 "$@" \
+  >test-artifacts/postgresql.log 2>&1 &
+postgresql_pid=$!
+sqlite_status=0 postgresql_status=0
+wait "$sqlite_pid" || sqlite_status=$?
+wait "$postgresql_pid" || postgresql_status=$?
 
-echo "== tests on PostgreSQL ($PG_URL)"
-TEST_DATABASE_URL="$PG_URL" .venv/bin/python -m pytest --timeout 300 "$@"
+echo "== tests on SQLite (exit $sqlite_status)"
+cat test-artifacts/sqlite.log
+echo "== tests on PostgreSQL ($PG_URL, exit $postgresql_status)"
+cat test-artifacts/postgresql.log
+[ "$sqlite_status" -eq 0 ] && [ "$postgresql_status" -eq 0 ]
