@@ -117,8 +117,22 @@ class SkuMonth(_SkuFigures, db.Model):
     __tablename__ = "analytics_sku_months"
 
 
+class HourMonth(db.Model):
+    """Carts abandoned in an hour of the shop's clock, per month and weekday (0 = Sunday):
+    the heat table of a long range."""
+
+    __tablename__ = "analytics_hour_months"
+
+    day = db.Column(db.Date, primary_key=True)
+    weekday = db.Column(db.SmallInteger, primary_key=True)
+    hour = db.Column(db.SmallInteger, primary_key=True)
+    stage = db.Column(db.String(20), primary_key=True)
+    abandoned = _count()
+    recovered = _count()
+
+
 # Each day table's month table.
-MONTHS_OF = {RecoveryDay: RecoveryMonth, StepDay: StepMonth, SkuDay: SkuMonth}
+MONTHS_OF = {RecoveryDay: RecoveryMonth, StepDay: StepMonth, SkuDay: SkuMonth, HourDay: HourMonth}
 
 
 class ReturnDay(db.Model):
@@ -171,4 +185,5 @@ ROLLUP_MODELS = (
     RecoveryMonth,
     StepMonth,
     SkuMonth,
+    HourMonth,
 )

@@ -290,8 +290,9 @@ class Totals:
 
 
 def _key_column(model, key):
-    """A stored key's column; "weekday" (0 = Sunday) is computed from the day."""
-    if key == "weekday":
+    """A stored key's column; "weekday" (0 = Sunday) is computed from the day where it is
+    not stored."""
+    if key == "weekday" and "weekday" not in model.__table__.c:
         return weekday(model.day).label("weekday")
     return getattr(model, key)
 

@@ -22,6 +22,7 @@ from dashboard.analytics.days import (
     month_end,
     month_start,
     shop_today,
+    weekday,
 )
 from dashboard.analytics.models import (
     MONTHS_OF,
@@ -204,12 +205,14 @@ def _store_months(first, last):
     first_month, last_month = first.replace(day=1), last.replace(day=1)
     for day_model, month_model in MONTHS_OF.items():
         days = day_model.__table__
-        keys = [column.name for column in days.primary_key.columns if column.name != "day"]
+        # A month table's keys are its day table's, or computed from the day (the weekday).
+        keys = [c.name for c in month_model.__table__.primary_key.columns if c.name != "day"]
+        key_columns = [days.c[k] if k in days.c else weekday(days.c.day) for k in keys]
         figures = [column.name for column in days.columns if not column.primary_key]
         month = month_start(days.c.day)
         summed = select(
             month,
-            *(days.c[name] for name in keys),
+            *key_columns,
             *((func.max if name == "name" else func.sum)(days.c[name]) for name in figures),
         )
         db.session.execute(
@@ -220,6 +223,6 @@ def _store_months(first, last):
                 ["day", *keys, *figures],
                 summed.where(
                     days.c.day >= first_month, days.c.day <= month_end(last_month)
-                ).group_by(month, *(days.c[name] for name in keys)),
+                ).group_by(month, *key_columns),
             )
         )

@@ -172,6 +172,7 @@ def test_the_jobs_page_lists_the_job_and_its_run_now_step_says_what_it_would_do(
         ("recovery", [("stage",), ("value_band",), ("customer",)]),
         ("steps", [("step",)]),
         ("skus", [("sku",)]),
+        ("hours", [("weekday", "hour")]),
     ],
 )
 def test_a_range_of_whole_months_reads_the_month_rollup_as_the_days_add_up(
