@@ -9,6 +9,7 @@ so a day reads the same before and after it is rolled up.
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import lru_cache
 
 from sqlalchemy import String, and_, case, cast, exists, func, literal, literal_column, not_, select
 
@@ -39,6 +40,11 @@ from dashboard.outbox.models import WENT_OUT, OutboxMessage
 from dashboard.recovery.models import RecoveryAttempt, Suppression
 
 c = IncompleteOrder
+
+# Statements are built once per range, settings and breakdown, and kept: building one of the
+# larger ones took longer than the database takes to answer it. A statement holds no
+# connection or result, so one serves every request and thread.
+STATEMENTS = 256
 
 RECOVERY_KEYS = ("day", "stage", "currency", "value_band", "customer")
 HOLDOUT_COUNTS = (
@@ -101,6 +107,11 @@ def _group_by(*names):
 
 def recovery_facts(first, last, settings, stage=None):
     """Carts abandoned on the shop days first..last, counted per RECOVERY_KEYS."""
+    return _grouped(_recovery_facts_statement(first, last, settings, stage), RECOVERY_KEYS)
+
+
+@lru_cache(maxsize=STATEMENTS)
+def _recovery_facts_statement(first, last, settings, stage):
     start, end = day_bounds(first, last)
     recovered = d.recovered(settings)
     stmt = (
@@ -130,7 +141,7 @@ def recovery_facts(first, last, settings, stage=None):
         .where(d.abandoned_between(start, end), *_stage(stage))
         .group_by(*_group_by(*RECOVERY_KEYS))
     )
-    return _grouped(stmt, RECOVERY_KEYS)
+    return stmt
 
 
 def _holdout_columns(settings):
@@ -154,6 +165,20 @@ def _stage(stage):
 
 def step_facts(first, last, settings, stage=None):
     """The recovery emails of the carts abandoned first..last, counted per STEP_KEYS."""
+    emails, wins = _step_facts_statements(first, last, settings, stage)
+    merged = {}
+    for row in _grouped(emails, STEP_KEYS) + _grouped(wins, STEP_KEYS):
+        key = tuple(row[k] for k in STEP_KEYS)
+        target = merged.setdefault(
+            key, {**dict(zip(STEP_KEYS, key, strict=True)), **_zeros(STEP_COUNTS + STEP_MONEY)}
+        )
+        for name in STEP_COUNTS + STEP_MONEY:
+            target[name] += row.get(name, 0)
+    return list(merged.values())
+
+
+@lru_cache(maxsize=STATEMENTS)
+def _step_facts_statements(first, last, settings, stage):
     start, end = day_bounds(first, last)
     day = shop_day(c.abandoned_at, start, end).label("day")
     a, m = RecoveryAttempt, OutboxMessage
@@ -209,19 +234,16 @@ def step_facts(first, last, settings, stage=None):
         .where(d.abandoned_between(start, end), d.recovered(settings), *_stage(stage))
         .group_by(*_group_by(*STEP_KEYS))
     )
-    merged = {}
-    for row in _grouped(emails, STEP_KEYS) + _grouped(wins, STEP_KEYS):
-        key = tuple(row[k] for k in STEP_KEYS)
-        target = merged.setdefault(
-            key, {**dict(zip(STEP_KEYS, key, strict=True)), **_zeros(STEP_COUNTS + STEP_MONEY)}
-        )
-        for name in STEP_COUNTS + STEP_MONEY:
-            target[name] += row.get(name, 0)
-    return list(merged.values())
+    return emails, wins
 
 
 def hour_facts(first, last, settings, stage=None):
     """Carts abandoned first..last, per hour of the shop's clock they were abandoned in."""
+    return _grouped(_hour_facts_statement(first, last, settings, stage), HOUR_KEYS)
+
+
+@lru_cache(maxsize=STATEMENTS)
+def _hour_facts_statement(first, last, settings, stage):
     start, end = day_bounds(first, last)
     stmt = (
         select(
@@ -235,7 +257,7 @@ def hour_facts(first, last, settings, stage=None):
         .where(d.abandoned_between(start, end), *_stage(stage))
         .group_by(*_group_by(*HOUR_KEYS))
     )
-    return _grouped(stmt, HOUR_KEYS)
+    return stmt
 
 
 def _zeros(names):
@@ -299,6 +321,15 @@ def _key_column(model, key):
 
 def _rollup_rows(model, keys, counts, money, first, last, stage, group):
     """Stored rows of `model` for first..last, summed per `group` (+ currency if it has one)."""
+    result = db.session.execute(
+        _rollup_statement(model, keys, counts, money, first, last, stage, group)
+    )
+    names = list(result.keys())
+    return [dict(zip(names, row, strict=True)) for row in result]
+
+
+@lru_cache(maxsize=STATEMENTS)
+def _rollup_statement(model, keys, counts, money, first, last, stage, group):
     has_currency = "currency" in keys
     group_cols = [_key_column(model, k) for k in group] + ([model.currency] if has_currency else [])
     stmt = (
@@ -312,9 +343,7 @@ def _rollup_rows(model, keys, counts, money, first, last, stage, group):
             *([model.currency] if has_currency else []),
         )
     )
-    result = db.session.execute(stmt)
-    names = list(result.keys())
-    return [dict(zip(names, row, strict=True)) for row in result]
+    return stmt
 
 
 def _stored_rows(model, keys, counts, money, first, last, stage, group):
@@ -360,8 +389,11 @@ def read_range(kind, first, last, settings, stage, groupings, today, live_cache=
         "skus": (SkuDay, SKU_KEYS, SKU_COUNTS, (), sku_facts),
     }[kind]
     # A run stores closed days only: anything from today on is counted live.
-    stored, live_days = days_to_count_live("recovery", first, last, today)
     cache = live_cache if live_cache is not None else {}
+    days_key = ("days", first, last, today)
+    if days_key not in cache:
+        cache[days_key] = days_to_count_live("recovery", first, last, today)
+    stored, live_days = cache[days_key]
     cache_key = (kind, first, last, stage, tuple(live_days))
     if cache_key not in cache:
         cache[cache_key] = [
@@ -390,6 +422,11 @@ SKU_COUNTS = ("carts", "units", "recovered")
 
 def sku_facts(first, last, settings, stage=None):
     """The products of the carts abandoned first..last, per SKU_KEYS (with the name)."""
+    return _grouped(_sku_facts_statement(first, last, settings, stage), SKU_KEYS)
+
+
+@lru_cache(maxsize=STATEMENTS)
+def _sku_facts_statement(first, last, settings, stage):
     start, end = day_bounds(first, last)
     item = IncompleteOrderItem
     stmt = (
@@ -407,7 +444,7 @@ def sku_facts(first, last, settings, stage=None):
         .where(d.abandoned_between(start, end), *_stage(stage))
         .group_by(literal_column("day"), item.sku, c.stage)
     )
-    return _grouped(stmt, SKU_KEYS)
+    return stmt
 
 
 def sku_names(skus):

@@ -142,8 +142,9 @@ class PatternReports:
         per = self.read("skus", [("sku",)]).by[("sku",)]
         top = sorted(per.items(), key=lambda item: (-item[1]["carts"], item[0][0]))[:limit]
         names = queries.sku_names([sku for (sku,), _ in top])
-        for rows in self._live.values():  # today's products, not stored yet
-            names.update({row["sku"]: row["name"] for row in rows if "name" in row})
+        for key, rows in self._live.items():  # today's products, not stored yet
+            if key[0] == "skus":
+                names.update({row["sku"]: row["name"] for row in rows})
         return [
             {
                 "sku": sku,
@@ -167,6 +168,7 @@ class Reports(PatternReports):
         self._cache = {}
         self._live = {}
         self._list_base = None
+        self._list_stage = ""
 
     def read(self, kind, groupings=(), range_=None):
         range_ = range_ or self.range
@@ -336,11 +338,14 @@ class Reports(PatternReports):
         """The incomplete-orders list of the carts abandoned first..last (and `filters`).
         Built here once per row rather than through url_for: two years are 1,460 links."""
         if self._list_base is None:
-            self._list_base = url_for("incomplete_orders.list_incomplete_orders")
-        args = {"abandoned_from": first.isoformat(), "abandoned_to": last.isoformat()}
-        if self.range.stage:
-            args["stage"] = self.range.stage
-        return f"{self._list_base}?{urlencode({**args, **filters})}"
+            self._list_base = url_for("incomplete_orders.list_incomplete_orders") + "?"
+            self._list_stage = urlencode({"stage": self.range.stage}) if self.range.stage else ""
+        # ISO dates need no quoting; the rest is quoted once per page, not once per link.
+        url = f"{self._list_base}abandoned_from={first.isoformat()}&abandoned_to={last.isoformat()}"
+        for part in (self._list_stage, urlencode(filters) if filters else ""):
+            if part:
+                url += "&" + part
+        return url
 
     def by_day(self):
         per_day = self.read("recovery", [("day",)]).by[("day",)]
