@@ -260,6 +260,17 @@ def _hour_facts_statement(first, last, settings, stage):
     return stmt
 
 
+def facts_statement(kind, first, last, settings):
+    """The statement that counts the live figures of `kind` (recovery | hours | skus) for
+    first..last, for a run to store them as the database gives them."""
+    build = {
+        "recovery": _recovery_facts_statement,
+        "hours": _hour_facts_statement,
+        "skus": _sku_facts_statement,
+    }[kind]
+    return build(first, last, settings, None)
+
+
 def _zeros(names):
     return dict.fromkeys(names, 0)
 
