@@ -61,9 +61,10 @@ class ReturnsReport:
 
     def by_day(self):
         currency = self.settings.currency
+        per_day, nothing = self.by("day"), r.ReturnTotals()
         out = []
         for day in days_between(self.range.first, self.range.last):
-            t = self.by("day").get(day) or r.ReturnTotals()
+            t = per_day.get(day) or nothing
             out.append(
                 {
                     "day": day,

@@ -133,7 +133,7 @@ class ReturnTotals:
     def __init__(self):
         self.counts = defaultdict(int)
         self.money = defaultdict(lambda: defaultdict(int))
-        self.histograms = {name: empty_histogram() for name in HISTOGRAMS}
+        self.histograms = defaultdict(empty_histogram)  # made when first added to or read
 
     def add_rows(self, rows, histograms=True):
         for row in rows:
