@@ -4,7 +4,8 @@ page (its lines with a sentence each on eligibility, the refund breakdown, one t
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, false, func, or_, select, true, union, union_all
+from sqlalchemy import String, and_, false, func, or_, select, true, union, union_all
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import selectinload
 
 from dashboard import listing
@@ -232,16 +233,33 @@ def list_page(form, page_size, now=None):
 
 
 def recent_requests_by_email(emails, now=None):
-    """{email: how many return requests it made in the last 90 days}, in one query."""
+    """{email: how many return requests it made in the last 90 days}, in one query: each
+    email's count an index-only read of (email, submitted_at)."""
     if not emails:
         return {}
     since = (now or utcnow()) - timedelta(days=CUSTOMER_HISTORY_DAYS)
-    rows = db.session.execute(
-        select(ReturnRequest.email, func.count())
-        .where(ReturnRequest.email.in_(emails), ReturnRequest.submitted_at >= since)
-        .group_by(ReturnRequest.email)
+    r = ReturnRequest
+    if db.session.get_bind().dialect.name != "postgresql":
+        rows = db.session.execute(
+            select(r.email, func.count())
+            .where(r.email.in_(emails), r.submitted_at >= since)
+            .group_by(r.email)
+        )
+        return dict(rows.all())
+    # PostgreSQL may serve `email IN (...)` from the search's trigram index instead (136 ms
+    # for 50 emails on a small table): one count per email, each an equality.
+    asked = (
+        func.unnest(postgresql.array(sorted(emails), type_=String))
+        .table_valued("email")
+        .render_derived(name="asked")
     )
-    return dict(rows.all())
+    count = (
+        select(func.count())
+        .where(r.email == asked.c.email, r.submitted_at >= since)
+        .scalar_subquery()
+    )
+    rows = db.session.execute(select(asked.c.email, count))
+    return {email: n for email, n in rows if n}
 
 
 def export_rows(filters):
