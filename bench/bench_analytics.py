@@ -41,6 +41,7 @@ from common import (
     print_table,
     run,
     seed_demo,
+    settle,
     yes_no,
 )
 
@@ -130,6 +131,7 @@ def benchmark(args, cleanup):
             )
         ).one()
     log(f"Carts last active from {first} to {last}")
+    settle(database.url)
 
     log("update-analytics ...")
     scratch_s, scratch = timed_run(app, "from scratch")

@@ -49,6 +49,7 @@ from common import (
     print_table,
     run,
     seed_demo,
+    settle,
     snippet,
     yes_no,
 )
@@ -373,15 +374,6 @@ def read_counts(url):
         engine.dispose()
 
 
-def analyze(url):
-    """Table statistics for the seeded data, as a database in service has them (PostgreSQL
-    plans a freshly loaded table as if it were empty until autovacuum gets to it)."""
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        connection.execute(text("ANALYZE"))
-    engine.dispose()
-
-
 def benchmark(args, cleanup):
     database = fresh_database(
         args.database_name, cleanup, keep=args.keep, reuse_url=args.database_url
@@ -398,7 +390,7 @@ def benchmark(args, cleanup):
         create_staff(app, email, STAFF_PASSWORD, check=not database.reused)
     key = issue_api_key(app, "Bench load storefront", staff[0])
     dispose(app)
-    analyze(database.url)
+    settle(database.url)
 
     counts = read_counts(database.url)
     picks = Picks(database.url)

@@ -45,6 +45,7 @@ from common import (
     print_table,
     profiled,
     run,
+    settle,
     yes_no,
 )
 from sqlalchemy import func, select, text
@@ -162,7 +163,7 @@ def seed_due_carts(db, count):
                     "(SELECT max(id) FROM incomplete_orders))"
                 )
             )
-        connection.execute(text("ANALYZE"))
+    settle(db.engine.url.render_as_string(hide_password=False))
     log(f"  seeded {count:,} due carts in {time.perf_counter() - started:.1f} s")
 
 

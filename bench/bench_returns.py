@@ -53,6 +53,7 @@ from common import (
     print_table,
     run,
     seed_demo,
+    settle,
     yes_no,
 )
 from sqlalchemy import create_engine, text
@@ -260,7 +261,7 @@ class TopUp:
                 self._write({table: (columns, rows[start : start + BATCH])})
 
     def finish(self):
-        """Sequences past the rows written here (PostgreSQL), and fresh statistics."""
+        """Sequences past the rows written here (PostgreSQL), then statistics (`settle`)."""
         with self.app.app_context(), self.db.engine.begin() as connection:
             if connection.dialect.name == "postgresql":
                 for table in ("orders", "order_items", "return_requests"):
@@ -270,7 +271,7 @@ class TopUp:
                             f"(SELECT coalesce(max(id), 1) FROM {table}))"
                         )
                     )
-            connection.execute(text("ANALYZE"))
+        settle(self.db.engine.url.render_as_string(hide_password=False))
 
 
 @dataclass

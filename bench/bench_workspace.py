@@ -46,6 +46,7 @@ from common import (
     print_table,
     run,
     seed_demo,
+    settle,
     yes_no,
 )
 from sqlalchemy import DateTime, Integer, String, column, create_engine, func, select, table
@@ -444,6 +445,7 @@ def benchmark(args, cleanup):
         migrate(app)
     else:
         seed_seconds = seed_demo(app, args.orders)
+    settle(database.url)
     # A reused database usually has the account already: that is fine.
     create_staff(app, STAFF_EMAIL, STAFF_PASSWORD, check=not database.reused)
     dispose(app)
