@@ -263,6 +263,7 @@ class TopUp:
     def finish(self):
         """Sequences past the rows written here (PostgreSQL), then statistics (`settle`)."""
         with self.app.app_context(), self.db.engine.begin() as connection:
+            url = connection.engine.url.render_as_string(hide_password=False)
             if connection.dialect.name == "postgresql":
                 for table in ("orders", "order_items", "return_requests"):
                     connection.execute(
@@ -271,7 +272,7 @@ class TopUp:
                             f"(SELECT coalesce(max(id), 1) FROM {table}))"
                         )
                     )
-        settle(self.db.engine.url.render_as_string(hide_password=False))
+        settle(url)
 
 
 @dataclass
