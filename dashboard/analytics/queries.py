@@ -387,18 +387,24 @@ class Breakdown:
     by: dict
 
 
-def read_range(kind, first, last, settings, stage, groupings, today, live_cache=None):
+def read_range(
+    kind, first, last, settings, stage, groupings, today, live_cache=None, figures=None
+):
     """The figures of `kind` (recovery | steps | hours | skus) for first..last, summed overall
     and per each grouping in `groupings` (tuples of key names; "weekday", 0 = Sunday, is the
     day's). The stored days are read once, summed by the database per every key the
-    groupings name. `live_cache` (a dict) keeps the live counts for the next read of the
-    same range."""
+    groupings name; `figures` (names) sums only those, the others read 0 (two years by day
+    are 29,000 stored rows: summing 3 columns of them instead of 26 takes a third of the
+    time). `live_cache` (a dict) keeps the live counts for the next read of the same range."""
     model, keys, counts, money, live = {
         "recovery": (RecoveryDay, RECOVERY_KEYS, RECOVERY_COUNTS, RECOVERY_MONEY, recovery_facts),
         "steps": (StepDay, STEP_KEYS, STEP_COUNTS, STEP_MONEY, step_facts),
         "hours": (HourDay, HOUR_KEYS, HOUR_COUNTS, (), hour_facts),
         "skus": (SkuDay, SKU_KEYS, SKU_COUNTS, (), sku_facts),
     }[kind]
+    if figures is not None:
+        counts = tuple(name for name in counts if name in figures)
+        money = tuple(name for name in money if name in figures)
     # A run stores closed days only: anything from today on is counted live.
     cache = live_cache if live_cache is not None else {}
     days_key = ("days", first, last, today)

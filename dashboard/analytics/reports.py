@@ -29,6 +29,7 @@ PRESETS = (
 )
 # The longest range a page or CSV counts: two years of days, and then some.
 MAX_DAYS = 800
+BY_DAY_FIGURES = ("abandoned", "recovered", "recovered_revenue")  # what "By day" shows
 
 
 def change(current, previous):
@@ -168,12 +169,14 @@ class Reports(PatternReports):
         self._cache = {}
         self._live = {}
         self._list_base = None
+        self._list_filters = {}
         # The list links' stage filter, quoted once for the page's 1,460 links.
         self._list_stage = "&" + urlencode({"stage": range_.stage}) if range_.stage else ""
 
-    def read(self, kind, groupings=(), range_=None):
+    def read(self, kind, groupings=(), range_=None, figures=None):
+        """read_range of `range_` (the page's), kept for the other sections."""
         range_ = range_ or self.range
-        key = (kind, tuple(groupings), range_)
+        key = (kind, tuple(groupings), range_, figures)
         if key not in self._cache:
             self._cache[key] = read_range(
                 kind,
@@ -184,6 +187,7 @@ class Reports(PatternReports):
                 list(groupings),
                 self.today,
                 self._live,
+                figures,
             )
         return self._cache[key]
 
@@ -345,10 +349,15 @@ class Reports(PatternReports):
             f"{self._list_base}?abandoned_from={first.isoformat()}"
             f"&abandoned_to={last.isoformat()}{self._list_stage}"
         )
-        return f"{url}&{urlencode(filters)}" if filters else url
+        if not filters:
+            return url
+        key = tuple(filters.items())
+        if key not in self._list_filters:
+            self._list_filters[key] = "&" + urlencode(filters)
+        return url + self._list_filters[key]
 
     def by_day(self):
-        per_day = self.read("recovery", [("day",)]).by[("day",)]
+        per_day = self.read("recovery", [("day",)], figures=BY_DAY_FIGURES).by[("day",)]
         currency = self.settings.currency
         rows = []
         for day in days_between(self.range.first, self.range.last):
