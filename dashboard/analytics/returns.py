@@ -135,11 +135,11 @@ class ReturnTotals:
         self.money = defaultdict(lambda: defaultdict(int))
         self.histograms = defaultdict(empty_histogram)  # made when first added to or read
 
-    def add_rows(self, rows, histograms=True):
+    def add_rows(self, rows, histograms=True, counts=COUNTS, money=MONEY):
         for row in rows:
-            for name in COUNTS:
+            for name in counts:
                 self.counts[name] += row[name]
-            for name in MONEY:
+            for name in money:
                 if row[name]:
                     self.money[name][row["currency"]] += row[name]
             if histograms:
@@ -163,27 +163,28 @@ class ReturnTotals:
         return self.counts[name]
 
 
-def _stored(first, last, days):
+def _stored(first, last, days, figures=COUNTS + MONEY):
     """The stored rows of first..last: every row up to the newest stored day is a stored
     day's (a run writes a day's rows and its mark together), so no list of days is sent."""
     t = ReturnDay.__table__
     where = (t.c.day >= first, t.c.day <= min(last, max(days)))
-    return t, where, [func.sum(t.c[name]).label(name) for name in COUNTS + MONEY]
+    return t, where, [func.sum(t.c[name]).label(name) for name in figures]
 
 
-def stored_by(keys, first, last, days):
+def stored_by(keys, first, last, days, counts=COUNTS, money=MONEY):
     """{values of `keys` (a tuple of day, type, reason): ReturnTotals without histograms} of
-    the stored `days` of first..last, summed by the database in one pass."""
+    the stored `days` of first..last, summed by the database in one pass; only `counts` and
+    `money` (names), the others read 0."""
     by = defaultdict(ReturnTotals)
     if not days:
         return by
-    t, where, sums = _stored(first, last, days)
+    t, where, sums = _stored(first, last, days, counts + money)
     group = (*(t.c[key] for key in keys), t.c.currency)
     result = db.session.execute(select(*group, *sums).where(*where).group_by(*group))
     names = list(result.keys())  # once: a row's own keys() costs a quarter millisecond
     for values in result:
         row = dict(zip(names, values, strict=True))
-        by[tuple(row[key] for key in keys)].add_rows([row], histograms=False)
+        by[tuple(row[key] for key in keys)].add_rows([row], False, counts, money)
     return by
 
 

@@ -98,3 +98,20 @@ def test_the_rollup_gives_the_same_figures_and_the_csv_says_them(app, client, lo
         headers={"HX-Request": "true"},
     ).text
     assert "≤ 24 h" in html and "≤ 72 h" in html and "50.0%" in html
+
+
+def test_the_chart_shows_each_days_requests_and_completions_live_and_stored(app, desk):
+    first, last = desk - timedelta(days=1), desk + timedelta(days=5)
+
+    def chart():
+        with app.app_context():
+            return Reports(Range(first, last, "none")).returns().chart_days()
+
+    live = chart()
+    with app.app_context():
+        assert update_analytics().return_days
+    stored = chart()
+    assert stored == live
+    assert live["labels"][1] == desk.strftime("%d %b") and len(live["labels"]) == 7
+    assert live["requests"] == [0, 2, 0, 0, 0, 0, 0]
+    assert live["completed"] == [0, 0, 0, 0, 0, 1, 0]
