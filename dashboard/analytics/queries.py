@@ -387,9 +387,7 @@ class Breakdown:
     by: dict
 
 
-def read_range(
-    kind, first, last, settings, stage, groupings, today, live_cache=None, figures=None
-):
+def read_range(kind, first, last, settings, stage, groupings, today, live_cache=None, figures=None):
     """The figures of `kind` (recovery | steps | hours | skus) for first..last, summed overall
     and per each grouping in `groupings` (tuples of key names; "weekday", 0 = Sunday, is the
     day's). The stored days are read once, summed by the database per every key the
