@@ -164,6 +164,17 @@ class ReturnDay(db.Model):
     replacements = _count()
 
 
+class OrderDay(db.Model):
+    """Orders placed on a shop day, and how many of them recovery emails won: the return
+    rates' denominators. Stored with the returns' days (kind "returns")."""
+
+    __tablename__ = "analytics_order_days"
+
+    day = db.Column(db.Date, primary_key=True)
+    orders = _count()
+    recovered_orders = _count()
+
+
 class RolledDay(db.Model):
     """A shop day whose rollup of `kind` (recovery | returns) is stored, and when."""
 
@@ -181,6 +192,7 @@ ROLLUP_MODELS = (
     HourDay,
     SkuDay,
     ReturnDay,
+    OrderDay,
     RolledDay,
     RecoveryMonth,
     StepMonth,

@@ -22,13 +22,13 @@ class ReturnsReport:
         self.range = range_ or reports.range
         self.settings = reports.settings
         first, last = self.range.first, self.range.last
-        self.stored, live = days_to_count_live("returns", first, last, reports.today)
+        self.stored, self.live = days_to_count_live("returns", first, last, reports.today)
         # The stored days are summed by the database, per breakdown when one is read; the
         # live ones (today, days no run stored yet) are counted here and added on.
         self.live_rows = []
-        if live:
-            live_days = set(live)
-            rows = r.return_facts(live[0], live[-1], self.settings)
+        if self.live:
+            live_days = set(self.live)
+            rows = r.return_facts(self.live[0], self.live[-1], self.settings)
             self.live_rows = [row for row in rows if row["day"] in live_days]
         self._by = {}
 
@@ -165,7 +165,9 @@ class ReturnsReport:
         ]
 
     def return_rates(self):
-        recovered_orders, other_orders = r.orders_placed(self.range.first, self.range.last)
+        recovered_orders, other_orders = r.orders_placed(
+            self.range.first, self.range.last, self.stored, self.live
+        )
         on_recovered = self.total["requests_on_recovered_orders"]
         other = self.total["requests"] - on_recovered
         return [

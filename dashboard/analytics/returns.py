@@ -10,8 +10,8 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from dashboard.analytics.days import day_bounds, days_between
-from dashboard.analytics.models import ReturnDay
+from dashboard.analytics.days import consecutive_runs, day_bounds, days_between
+from dashboard.analytics.models import OrderDay, ReturnDay
 from dashboard.extensions import db
 from dashboard.orders.models import Order
 from dashboard.returns.models import MONEY_METHODS, ReturnRequest
@@ -203,13 +203,24 @@ def stored_histograms(first, last, days):
     return total.histograms
 
 
-def orders_placed(first, last):
-    """(recovered, other) orders placed on the shop days first..last, for the return rates."""
-    start, end = day_bounds(first, last)
-    recovered, total = db.session.execute(
-        select(
-            func.count(Order.recovered_step),
-            func.count(),
-        ).where(Order.placed_at >= start, Order.placed_at < end)
-    ).one()
+def orders_placed(first, last, stored, live):
+    """(recovered, other) orders placed on the shop days first..last: the `stored` days'
+    counts summed, the `live` ones (today, days no run stored yet) counted."""
+    recovered = total = 0
+    if stored:
+        t = OrderDay.__table__
+        stored_recovered, stored_total = db.session.execute(
+            select(func.sum(t.c.recovered_orders), func.sum(t.c.orders)).where(
+                t.c.day >= first, t.c.day <= min(last, max(stored))
+            )
+        ).one()
+        recovered, total = stored_recovered or 0, stored_total or 0
+    for run_first, run_last in consecutive_runs(live):
+        start, end = day_bounds(run_first, run_last)
+        live_recovered, live_total = db.session.execute(
+            select(func.count(Order.recovered_step), func.count()).where(
+                Order.placed_at >= start, Order.placed_at < end
+            )
+        ).one()
+        recovered, total = recovered + live_recovered, total + live_total
     return recovered, total - recovered

@@ -12,21 +12,24 @@ recount would shrink history.
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import Date, cast, delete, func, insert, select, update
+from sqlalchemy import Date, cast, delete, func, insert, literal_column, select, update
 
 from dashboard.analytics import definitions as d
 from dashboard.analytics import queries, returns
 from dashboard.analytics.days import (
     consecutive_runs,
+    day_bounds,
     days_between,
     month_end,
     month_start,
+    shop_day,
     shop_today,
     weekday,
 )
 from dashboard.analytics.models import (
     MONTHS_OF,
     HourDay,
+    OrderDay,
     RecoveryDay,
     ReturnDay,
     RolledDay,
@@ -35,12 +38,16 @@ from dashboard.analytics.models import (
 )
 from dashboard.extensions import db
 from dashboard.incomplete_orders.models import IncompleteOrder
+from dashboard.orders.models import Order
 from dashboard.returns.models import ReturnRequest
 from dashboard.timeutil import to_shop_time, utcnow
 from dashboard.transaction import run_in_transaction
 
 CART_BATCH = 50_000
 DAYS_PER_TRANSACTION = 14
+# Orders reported this long before the last run began are looked at again: one committed
+# while that run read its days may not have been in them.
+LATE_ORDER_MARGIN = timedelta(hours=1)
 
 
 @dataclass
@@ -140,11 +147,16 @@ def days_to_compute(settings, now, since=None, kind="recovery"):
         wanted = days_between(since, yesterday) if since <= yesterday else []
         kept = [day for day in wanted if day < horizon and day in stored]
         return [day for day in wanted if day not in kept], kept
-    first_time = db.session.scalar(
-        select(func.min(IncompleteOrder.abandoned_at))
-        if kind == "recovery"
-        else select(func.min(ReturnRequest.submitted_at))
-    )
+    if kind == "recovery":
+        first_time = db.session.scalar(select(func.min(IncompleteOrder.abandoned_at)))
+    else:  # the returns' days also hold the orders placed on them
+        first_times = db.session.execute(
+            select(
+                select(func.min(ReturnRequest.submitted_at)).scalar_subquery(),
+                select(func.min(Order.placed_at)).scalar_subquery(),
+            )
+        ).one()
+        first_time = min((t for t in first_times if t is not None), default=None)
     if first_time is None:
         return [], []
     first = to_shop_time(first_time).date()
@@ -155,7 +167,23 @@ def days_to_compute(settings, now, since=None, kind="recovery"):
         for day in days_between(first, yesterday)
         if day not in stored or (day >= changing and day >= horizon)
     ]
+    if kind == "returns":
+        days = sorted(set(days) | (_days_of_late_orders() & stored))
     return days, []
+
+
+def _days_of_late_orders():
+    """The shop days of the orders reported since the last run of the returns' days (a
+    storefront may report yesterday's order today): their stored order counts are stale."""
+    last_run = db.session.scalar(
+        select(func.max(RolledDay.computed_at)).where(RolledDay.kind == "returns")
+    )
+    if last_run is None:
+        return set()
+    placed = db.session.scalars(
+        select(Order.placed_at).where(Order.created_at >= last_run - LATE_ORDER_MARGIN)
+    )
+    return {to_shop_time(at).date() for at in placed}
 
 
 def _store_return_days(first, last, settings, now):
@@ -168,9 +196,35 @@ def _store_return_days(first, last, settings, now):
     rows = [returns.to_stored(row) for row in returns.return_facts(first, last, settings)]
     if rows:
         db.session.execute(insert(ReturnDay), rows)
+    _store_order_days(first, last)
     db.session.execute(
         insert(RolledDay),
         [{"kind": "returns", "day": day, "computed_at": now} for day in days_between(first, last)],
+    )
+
+
+def _store_order_days(first, last):
+    """Replace the orders placed on first..last, counted and stored by the database."""
+    db.session.execute(delete(OrderDay).where(OrderDay.day >= first, OrderDay.day <= last))
+    start, end = day_bounds(first, last)
+    counted = (
+        select(
+            shop_day(Order.placed_at, start, end).label("day"),
+            func.count().label("orders"),
+            func.count(Order.recovered_step).label("recovered_orders"),
+        )
+        .where(Order.placed_at >= start, Order.placed_at < end)
+        .group_by(literal_column("day"))
+        .subquery()
+    )
+    day = counted.c.day
+    if db.session.get_bind().dialect.name == "postgresql":
+        day = cast(day, Date)  # the shop day is counted as text
+    db.session.execute(
+        insert(OrderDay).from_select(
+            ["day", "orders", "recovered_orders"],
+            select(day, counted.c.orders, counted.c.recovered_orders),
+        )
     )
 
 

@@ -58,6 +58,8 @@ class Order(db.Model):
         db.CheckConstraint(f"source IN {SOURCES!r}", name="source"),
         db.Index("ix_orders_placed_at", "placed_at", "id", "recovered_step"),
         db.Index("ix_orders_source_placed_at", "source", "placed_at", "id"),
+        # The days of orders reported since the last analytics run (analytics.rollup).
+        db.Index("ix_orders_created_at", "created_at"),
     )
 
     @property

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from dashboard.analytics import definitions as d
 from dashboard.analytics.reports import Range, Reports
 from dashboard.analytics.rollup import update_analytics
 from dashboard.audit.service import Actor
@@ -54,6 +55,12 @@ def figures(app, first, last):
         return report.total, report.processing(), report.by_day()
 
 
+def return_rates(app, first, last):
+    with app.app_context():
+        rates = Reports(Range(first, last, "none")).returns().return_rates()
+        return [(row["orders"], row["requests"]) for row in rates]
+
+
 def test_each_request_counts_on_the_day_of_each_event(app, desk):
     total, processing, days = figures(app, desk, desk + timedelta(days=4))
     assert (total["requests"], total["units"], total["approved"], total["rejected"]) == (2, 3, 1, 1)
@@ -72,9 +79,12 @@ def test_each_request_counts_on_the_day_of_each_event(app, desk):
 def test_the_rollup_gives_the_same_figures_and_the_csv_says_them(app, client, login, desk):
     last = desk + timedelta(days=4)
     live_total, live_processing, _ = figures(app, desk, last)
+    live_rates = return_rates(app, desk - timedelta(days=20), last)
     with app.app_context():
         assert update_analytics().return_days  # stored
     stored_total, stored_processing, _ = figures(app, desk, last)
+    # The order was placed twenty days ago, before the first request: its day is stored too.
+    assert return_rates(app, desk - timedelta(days=20), last) == live_rates == [(0, 0), (1, 2)]
     assert dict(stored_total.counts) == dict(live_total.counts)
     assert stored_total.histograms == live_total.histograms
     assert stored_processing == live_processing
@@ -115,3 +125,20 @@ def test_the_chart_shows_each_days_requests_and_completions_live_and_stored(app,
     assert live["labels"][1] == desk.strftime("%d %b") and len(live["labels"]) == 7
     assert live["requests"] == [0, 2, 0, 0, 0, 0, 0]
     assert live["completed"] == [0, 0, 0, 0, 0, 1, 0]
+
+
+def test_an_order_reported_after_a_run_counts_on_its_day_from_the_next_run(app, desk):
+    with app.app_context():
+        settled = d.AnalyticsSettings.from_config().returns_changing_days + 5  # days ago
+        storefront_order(days_ago=settled + 5, email="early@example.com")
+        db.session.commit()
+        update_analytics()
+    first, last = desk - timedelta(days=settled + 10), desk + timedelta(days=5)
+    assert return_rates(app, first, last) == [(0, 0), (2, 2)]
+    with app.app_context():
+        # Reported today, placed on a stored day no run recomputes any more.
+        storefront_order(days_ago=settled, email="late@example.com")
+        db.session.commit()
+        run = update_analytics()
+        assert to_shop_time(utcnow() - timedelta(days=settled)).date() in run.return_days
+    assert return_rates(app, first, last) == [(0, 0), (3, 2)]
