@@ -6,8 +6,14 @@
   function showToast(message, level) {
     var region = document.getElementById("toasts");
     if (!region) return;
+    var className = "app-toast level-" + (level || "info");
+    // One click can be refused twice (a list and its count): say it once.
+    var shown = Array.from(region.children).some(function (existing) {
+      return existing.className === className && existing.textContent === message;
+    });
+    if (shown) return;
     var toast = document.createElement("div");
-    toast.className = "app-toast level-" + (level || "info");
+    toast.className = className;
     toast.setAttribute("role", level === "error" ? "alert" : "status");
     toast.textContent = message;
     region.appendChild(toast);
