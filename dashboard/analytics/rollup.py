@@ -207,23 +207,30 @@ def _store_order_days(first, last):
     """Replace the orders placed on first..last, counted and stored by the database."""
     db.session.execute(delete(OrderDay).where(OrderDay.day >= first, OrderDay.day <= last))
     start, end = day_bounds(first, last)
-    counted = (
+    _insert_counted(
+        OrderDay,
         select(
             shop_day(Order.placed_at, start, end).label("day"),
             func.count().label("orders"),
             func.count(Order.recovered_step).label("recovered_orders"),
         )
         .where(Order.placed_at >= start, Order.placed_at < end)
-        .group_by(literal_column("day"))
-        .subquery()
+        .group_by(literal_column("day")),
     )
+
+
+def _insert_counted(model, statement):
+    """Store the rows `statement` counts (a "day" column and `model`'s other columns by
+    name) with one INSERT ... SELECT: the rows never come to Python."""
+    counted = statement.subquery()
     day = counted.c.day
     if db.session.get_bind().dialect.name == "postgresql":
         day = cast(day, Date)  # the shop day is counted as text
+    columns = [column for column in counted.c if column.name != "day"]
     db.session.execute(
-        insert(OrderDay).from_select(
-            ["day", "orders", "recovered_orders"],
-            select(day, counted.c.orders, counted.c.recovered_orders),
+        insert(model).from_select(
+            ["day", *(column.name for column in columns)],
+            select(day.label("day"), *columns),
         )
     )
 
@@ -240,17 +247,7 @@ def _store_days(first, last, settings, now):
     # Counted and stored by the database, one statement each: the rows never come to Python
     # (two years of them are 450,000). The steps' two counts are merged here first.
     for model, kind in ((RecoveryDay, "recovery"), (HourDay, "hours"), (SkuDay, "skus")):
-        counted = queries.facts_statement(kind, first, last, settings).subquery()
-        day = counted.c.day
-        if db.session.get_bind().dialect.name == "postgresql":
-            day = cast(day, Date)  # the shop day is counted as text
-        columns = [column for column in counted.c if column.name != "day"]
-        db.session.execute(
-            insert(model).from_select(
-                ["day", *(column.name for column in columns)],
-                select(day.label("day"), *columns),
-            )
-        )
+        _insert_counted(model, queries.facts_statement(kind, first, last, settings))
     rows = queries.step_facts(first, last, settings)
     if rows:
         db.session.execute(insert(StepDay), rows)
