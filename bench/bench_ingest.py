@@ -63,7 +63,8 @@ WARMUP = 200
 NEW_CART_SHARE = 0.4
 RECENT_CARTS = 1_000  # updates pick among the most recently touched idle carts
 CART_PREFIX = "bench-"
-TARGET_PER_SECOND = 400
+# The hardening issue's targets on one sync worker.
+TARGET_PER_SECOND = {"SQLite": 400, "PostgreSQL": 250}
 TARGET_P95_MS = 20
 
 STAFF_EMAIL = "bench-ingest@example.com"
@@ -292,9 +293,8 @@ class Phase:
     def per_second(self):
         return self.requests / self.seconds
 
-    @property
-    def ok(self):
-        fast = self.per_second >= TARGET_PER_SECOND
+    def meets(self, per_second):
+        fast = self.per_second >= per_second
         if self.concurrency == 1:
             fast = fast and self.timings.p95 < TARGET_P95_MS
         return fast and not self.failures
@@ -456,10 +456,10 @@ def verify(before, after, phases, expected_carts, bench_carts):
     return lines
 
 
-def target_text(concurrency):
+def target_text(concurrency, per_second):
     if concurrency == 1:
-        return f"≥ {TARGET_PER_SECOND}/s, p95 < {TARGET_P95_MS} ms"
-    return f"≥ {TARGET_PER_SECOND}/s (p95 includes queueing for the 1 worker)"
+        return f"≥ {per_second}/s, p95 < {TARGET_P95_MS} ms"
+    return f"≥ {per_second}/s (p95 includes queueing for the 1 worker)"
 
 
 def print_report(database, seeded, before, results, memory_mb, checks):
@@ -470,6 +470,7 @@ def print_report(database, seeded, before, results, memory_mb, checks):
         f"at the end: {machine()}"
     )
     print()
+    target = TARGET_PER_SECOND[database.kind]
     rows = []
     for r in results:
         name = f"PUT cart snapshot, {r.concurrency} connection{'s' if r.concurrency > 1 else ''}"
@@ -482,8 +483,8 @@ def print_report(database, seeded, before, results, memory_mb, checks):
                 f"{t.p50:.2f}",
                 f"{t.p95:.2f}",
                 f"{t.max:.1f}",
-                target_text(r.concurrency),
-                yes_no(r.ok),
+                target_text(r.concurrency, target),
+                yes_no(r.meets(target)),
             ]
         )
     header = ["scenario", "requests", "requests/s", "p50 ms", "p95 ms", "max ms", "target", "ok?"]
@@ -546,7 +547,8 @@ def benchmark(args, cleanup):
         before, read_counts(engine), phases, pool.expected_totals(), read_bench_carts(engine)
     )
     print_report(database, seeded, before, results, memory_mb, checks)
-    return 0 if all(r.ok for r in results) and all(ok for ok, _ in checks) else 1
+    target = TARGET_PER_SECOND[database.kind]
+    return 0 if all(r.meets(target) for r in results) and all(ok for ok, _ in checks) else 1
 
 
 def main(argv=None):

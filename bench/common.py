@@ -295,6 +295,10 @@ class Gunicorn:
         command = [sys.executable, "-m", "gunicorn", "-w", str(self.workers)]
         if self.worker_class:
             command += ["-k", self.worker_class]
+        if self.worker_class == "sync":
+            # gunicorn.conf.py asks for threads, and with threads gunicorn runs gthread
+            # workers whatever -k says: one thread is a sync worker.
+            command += ["--threads", "1"]
         command += ["-b", f"127.0.0.1:{self.port}", "wsgi:app"]
         log(f"Starting gunicorn on 127.0.0.1:{self.port} (log: {self.log_path})")
         with open(self.log_path, "wb") as log_file:

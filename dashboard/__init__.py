@@ -54,6 +54,11 @@ def configure(app, config):
     # The default SQLite file lives in the instance folder, made when an app first uses it.
     if app.config["SQLALCHEMY_DATABASE_URI"] == default_database_url(app.instance_path):
         os.makedirs(app.instance_path, exist_ok=True)
+    # A SQLite connection is an open file, never dropped by a server: no ping before each use.
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        options = dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"])
+        options.pop("pool_pre_ping", None)
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 
 class RecordIdConverter(IntegerConverter):

@@ -361,3 +361,18 @@ def test_env_example_lists_every_setting_with_its_default():
     }
     defaults["SECRET_KEY"] = ""  # the development key is not advertised
     assert listed == defaults
+
+
+def test_postgresql_connections_are_pinged_before_use_and_sqlite_ones_are_not():
+    class OnSQLite(TestConfig):
+        SQLALCHEMY_DATABASE_URI = "sqlite://"
+
+    class OnPostgres(TestConfig):
+        SQLALCHEMY_DATABASE_URI = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+    # A restarted PostgreSQL server drops pooled connections; a SQLite file cannot.
+    for config, pinged in ((OnPostgres, True), (OnSQLite, False)):
+        app = create_app(config)  # no connection is made yet
+        with app.app_context():
+            assert db.engine.pool._pre_ping is pinged
+            db.engine.dispose()

@@ -10,7 +10,7 @@ from sqlalchemy.orm import selectinload
 from dashboard.api import return_schemas as out
 from dashboard.api import schemas
 from dashboard.api.errors import ApiError
-from dashboard.api.views import _json, _json_body, _order_out, bp
+from dashboard.api.views import _json, _json_body, _order_out, bp, commit
 from dashboard.api_keys import service as keys
 from dashboard.extensions import db
 from dashboard.orders.models import Order
@@ -159,7 +159,7 @@ def post_return_request():
     except service.ReturnError as error:
         raise ApiError(422, str(error)) from None
     result = _request_out(rma)
-    db.session.commit()
+    commit()
     return _json(result, 201 if created else 200)
 
 
@@ -185,7 +185,7 @@ def cancel_return_request(number):
             code="not_cancellable",
         ) from None
     result = _request_out(rma)
-    db.session.commit()
+    commit()
     return _json(result)
 
 
@@ -233,5 +233,5 @@ def patch_order(number):
     except DeliveryRefused as error:
         raise ApiError(422, str(error), fields={"delivered_at": str(error)}) from None
     result = _order_out(order)
-    db.session.commit()
+    commit()
     return _json(result)

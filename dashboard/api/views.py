@@ -1,8 +1,11 @@
 """The storefront's JSON API, /api/v1/. Authenticated by API key only, so exempt from CSRF."""
 
+import logging
+
 from flask import Blueprint, current_app, g, jsonify, request
 from pydantic import ValidationError
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter
@@ -24,6 +27,8 @@ from dashboard.orders.service import (
     record_storefront_order,
 )
 from dashboard.timeutil import as_utc
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
@@ -51,16 +56,42 @@ def authenticate_key():
             "This API key is unknown or revoked. Ask a manager for a key.",
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
         )
-    wait = keys.count_request(key, current_app.config["API_RATE_LIMIT_PER_MINUTE"])
-    db.session.commit()  # the count holds even when the request itself fails
+    g.api_key = key
+    g.uncounted_request = key  # counted by commit(), or when the request ends
+    wait = key.wait_seconds(current_app.config["API_RATE_LIMIT_PER_MINUTE"])
     if wait:
         raise ApiError(
             429,
             f"Too many requests for this key; try again in {wait} seconds.",
             headers={"Retry-After": str(wait)},
         )
-    g.api_key = key
     return None
+
+
+def commit():
+    """Commit the request's work with its key's request count: one transaction."""
+    key = g.pop("uncounted_request", None)
+    if key is not None:
+        keys.count_request(key)
+    try:
+        db.session.commit()
+    except BaseException:
+        if key is not None:
+            g.uncounted_request = key  # counted alone after the error handler's rollback
+        raise
+
+
+@bp.after_request
+def count_what_did_not_commit(response):
+    """A request that read, or failed (its work undone by the error handlers), is counted
+    here, alone: refused requests count too."""
+    if "uncounted_request" in g:
+        try:
+            commit()
+        except SQLAlchemyError:
+            db.session.rollback()
+            log.exception("The request count of API key %s could not be kept", g.api_key.id)
+    return response
 
 
 @bp.errorhandler(ApiError)
@@ -236,7 +267,7 @@ def put_incomplete_order(cart_id):
         message=message,
         incomplete_order=_cart_out(order, items) if order else None,
     )
-    db.session.commit()
+    commit()
     return _json(result, 201 if outcome == "created" else 200)
 
 
@@ -291,7 +322,7 @@ def post_order():
     except ConversionRefused as error:
         raise ApiError(409, str(error), code="cart_not_convertible") from None
     result = schemas.OrderResult(outcome=outcome, converted_cart=converted, order=_order_out(order))
-    db.session.commit()
+    commit()
     return _json(result, 201 if outcome == "created" else 200)
 
 

@@ -5,8 +5,9 @@ import hmac
 import re
 import secrets
 import time
+from dataclasses import dataclass
 
-from sqlalchemy import bindparam, delete, func, select, text, update
+from sqlalchemy import and_, bindparam, delete, func, select, text, update
 
 from dashboard.api_keys.models import ApiKey, ApiRequestCount
 from dashboard.audit.service import Actor, record
@@ -55,35 +56,70 @@ def revoke_key(key, actor, staff):
 
 
 # Built once: this runs on every API request, and building a statement costs more than
-# running it.
-KEY_BY_PREFIX = select(
-    ApiKey.id, ApiKey.name, ApiKey.secret_hash, ApiKey.revoked_at, ApiKey.last_used_at
-).where(ApiKey.prefix == bindparam("prefix"))
+# running it. The key and its requests so far this minute, in one statement.
+KEY_BY_PREFIX = (
+    select(
+        ApiKey.id,
+        ApiKey.name,
+        ApiKey.secret_hash,
+        ApiKey.revoked_at,
+        ApiKey.last_used_at,
+        ApiRequestCount.count,
+    )
+    .outerjoin(
+        ApiRequestCount,
+        and_(
+            ApiRequestCount.api_key_id == ApiKey.id,
+            ApiRequestCount.minute == bindparam("minute"),
+        ),
+    )
+    .where(ApiKey.prefix == bindparam("prefix"))
+)
+
+
+@dataclass(frozen=True)
+class KeyRequest:
+    """A request made with an active key: who it acts as, and how it is counted.
+
+    The request is counted in the clock minute it arrived in, by `count_request()` in the
+    transaction that commits its work (or alone, when it fails): on PostgreSQL the count's
+    row is then locked only while that transaction commits, not through the whole request,
+    so one key's requests in several workers do not wait for each other. The limit is
+    checked against the count at arrival, so requests arriving at the same instant from
+    several workers may pass it by at most one each; the count itself is exact.
+    """
+
+    id: int
+    name: str
+    minute: int  # minutes since the Unix epoch
+    earlier: int  # the key's requests counted in that minute before this one
+    used_at: object = None  # a new last_used_at for the key, written with the count
+
+    def wait_seconds(self, limit_per_minute, now=None):
+        """Seconds to wait when this request is over the limit, else 0."""
+        if self.earlier < limit_per_minute:
+            return 0
+        now = time.time() if now is None else now
+        return max(1, int((self.minute + 1) * 60 - now) + 1)
 
 
 def authenticate(plaintext):
-    """The active key for a bearer token (its id and name), or None (unknown, malformed or
-    revoked). Read as a plain row: this runs on every API request."""
+    """The `KeyRequest` for a bearer token, or None (unknown, malformed or revoked)."""
     match = KEY_FORMAT.fullmatch(plaintext or "")
     if match is None:
         return None
-    key = db.session.execute(KEY_BY_PREFIX, {"prefix": match.group(1)}).first()
+    minute = int(time.time() // 60)
+    key = db.session.execute(KEY_BY_PREFIX, {"prefix": match.group(1), "minute": minute}).first()
     if key is None or not hmac.compare_digest(key.secret_hash, _hash(plaintext)):
         return None
     if key.revoked_at is not None:
         return None
     now = utcnow()
-    if (
+    stale = (
         key.last_used_at is None
         or (now - key.last_used_at).total_seconds() > LAST_USED_PRECISION_SECONDS
-    ):
-        db.session.execute(
-            update(ApiKey)
-            .where(ApiKey.id == key.id)
-            .values(last_used_at=now)
-            .execution_options(synchronize_session=False)
-        )
-    return key
+    )
+    return KeyRequest(key.id, key.name, minute, key.count or 0, now if stale else None)
 
 
 # The same SQL on SQLite and PostgreSQL; as text it is compiled once, where the dialects'
@@ -95,23 +131,24 @@ COUNT_REQUEST = text(
 )
 
 
-def count_request(key, limit_per_minute):
-    """Count one request of `key`; returns seconds to wait when it is over the limit, else 0.
-
-    One atomic upsert per request, so the limit holds across processes and hosts.
-    """
-    now = time.time()
-    minute = int(now // 60)
-    count = db.session.execute(COUNT_REQUEST, {"key": key.id, "minute": minute}).scalar_one()
+def count_request(key):
+    """Count one request of `key` (a `KeyRequest`) in its minute, one atomic upsert, so
+    the count holds across processes and hosts; and note when the key was last used. The
+    caller commits."""
+    if key.used_at is not None:
+        db.session.execute(
+            update(ApiKey)
+            .where(ApiKey.id == key.id)
+            .values(last_used_at=key.used_at)
+            .execution_options(synchronize_session=False)
+        )
+    count = db.session.execute(COUNT_REQUEST, {"key": key.id, "minute": key.minute}).scalar_one()
     if count == 1:  # first request of a minute: forget the old minutes
         db.session.execute(
             delete(ApiRequestCount).where(
-                ApiRequestCount.api_key_id == key.id, ApiRequestCount.minute < minute
+                ApiRequestCount.api_key_id == key.id, ApiRequestCount.minute < key.minute
             )
         )
-    if count > limit_per_minute:
-        return max(1, int((minute + 1) * 60 - now) + 1)
-    return 0
 
 
 def keys_for_listing():

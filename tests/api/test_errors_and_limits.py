@@ -329,3 +329,34 @@ def test_the_count_is_in_the_database_so_another_process_sees_it(app, api, limit
     with app.app_context():
         assert db.session.scalar(select(func.sum(ApiRequestCount.count))) == 4
     assert row_count(app, IncompleteOrder) == 3
+
+
+def test_a_request_that_fails_inside_still_counts_and_writes_nothing(
+    app, api, limit_of_3, monkeypatch
+):
+    from dashboard.api import views
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("the disk is on fire")
+
+    monkeypatch.setattr(views, "apply_snapshot", broken)
+    monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)  # as in production
+    response = api.put_cart("cart-1")
+    assert response.status_code == 500
+    assert response.json["error"]["code"]
+    with app.app_context():
+        assert db.session.scalar(select(func.sum(ApiRequestCount.count))) == 1
+        assert db.session.scalar(select(ApiKey.last_used_at)) is not None
+    assert row_count(app, IncompleteOrder) == 0
+    assert _changes(app) == 0
+
+
+def test_a_request_is_counted_once_with_its_work(app, api, limit_of_3):
+    assert api.put_cart("cart-1").status_code == 201
+    assert api.get("/incomplete-orders/cart-1").status_code == 200
+    assert api.get("/incomplete-orders/cart-404").status_code == 404
+    with app.app_context():
+        assert db.session.scalar(select(func.sum(ApiRequestCount.count))) == 3
+    _assert_error(api.put_cart("cart-2"), 429, "rate_limited")
+    with app.app_context():
+        assert db.session.scalar(select(func.sum(ApiRequestCount.count))) == 4
