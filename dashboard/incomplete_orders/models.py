@@ -84,6 +84,8 @@ class IncompleteOrder(db.Model):
         db.Index("ix_incomplete_orders_created", "created_at", "id"),
         db.Index("ix_incomplete_orders_subtotal", "subtotal", "id"),
         db.Index("ix_incomplete_orders_attempts", "recovery_attempts", "id"),
+        # SQLite only: PostgreSQL drops it (migration 0022) so that a status change rewrites
+        # no index of the row.
         db.Index("ix_incomplete_orders_status_last_activity", "status", "last_activity_at", "id"),
         # The carts waiting for a recovery email to go out: few at any time.
         db.Index(

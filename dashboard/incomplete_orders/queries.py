@@ -72,7 +72,7 @@ def filter_conditions(filters):
     elif f.get("has_email") == "no":
         conditions.append(IncompleteOrder.email.is_(None))
     # Paused has no index of its own: the sort index is walked until a page is found
-    # (with status=open, the status index narrows it first).
+    # (with status=open, the status index narrows it first on SQLite).
     if f.get("paused"):
         conditions.append(IncompleteOrder.recovery_paused_at.is_not(None))
     if f.get("unsubscribed"):
