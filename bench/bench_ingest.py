@@ -157,8 +157,10 @@ class CartPool:
     one cart never race (which would make one of them stale).
     """
 
-    def __init__(self, seed=1):
+    def __init__(self, seed=1, prefix=CART_PREFIX):
         from dashboard.demo import generator
+
+        self.prefix = prefix  # of the cart ids it makes: a reused database has the last run's
 
         self.vocabulary = generator
         self.random = random.Random(seed)
@@ -194,7 +196,7 @@ class CartPool:
         registered = rng.random() < 0.4
         stage = rng.choices(STAGES, FIRST_STAGE_WEIGHTS)[0]
         cart = Cart(
-            cart_id=f"{CART_PREFIX}{self.made:07d}",
+            cart_id=f"{self.prefix}{self.made:07d}",
             customer_id=f"C{rng.randrange(10000, 99999)}" if registered else None,
             guest_session=None if registered else f"{rng.getrandbits(64):016x}",
             email=None,
