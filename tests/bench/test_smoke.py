@@ -138,7 +138,7 @@ def test_load_benchmark_times_every_route_alone_and_under_load():
     report = bench(
         "bench_load.py",
         *("--orders", "2000", "--seconds", "3", "--staff-clients", "2", "--workers", "2"),
-        *("--repeat", "1", "--think", "0.05"),
+        *("--repeat", "1", "--think", "0.05", "--prefill", "20"),
     )
 
     assert [cell for cell in first_cells(report) if cell != "route"] == [
