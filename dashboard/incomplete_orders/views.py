@@ -197,11 +197,18 @@ def confirm_cancel(order_id):
             "A cancelled cart gets no more recovery emails and leaves the open list. "
             "You can reopen it later from its page.",
         ),
-        action=url_for(".change_status", order_id=order.id, action="cancel"),
+        action=url_for(
+            ".change_status", order_id=order.id, action="cancel", back=request.args.get("back")
+        ),
         button="Cancel the cart",
-        back=url_for(".detail", order_id=order.id),
+        back=_detail_url(order),
         back_label="Keep the cart open",
     )
+
+
+def _detail_url(order, anchor=""):
+    """The cart's page, still within the list it was opened from (`back`, as detail reads it)."""
+    return url_for(".detail", order_id=order.id, back=request.args.get("back")) + anchor
 
 
 @bp.post("/<int:order_id>/<any(expire, cancel, reopen):action>")
@@ -214,7 +221,7 @@ def change_status(order_id, action):
         service.change_status(order, action, Actor.staff(current_user))
     if change.ok:
         flash(f"{service.TRANSITIONS[action].done}.", "success")
-    return redirect(url_for(".detail", order_id=order.id))
+    return redirect(_detail_url(order))
 
 
 @bp.post("/<int:order_id>/notes")
@@ -224,9 +231,9 @@ def add_note(order_id):
     form = NoteForm()
     if not form.validate_on_submit():
         flash(" ".join(form.body.errors) or "The note could not be saved.", "danger")
-        return redirect(url_for(".detail", order_id=order.id) + "#timeline")
+        return redirect(_detail_url(order, "#timeline"))
     with committed() as change:
         service.add_note(order, form.body.data, Actor.staff(current_user), current_user)
     if change.ok:
         flash("Note added.", "success")
-    return redirect(url_for(".detail", order_id=order.id) + "#timeline")
+    return redirect(_detail_url(order, "#timeline"))

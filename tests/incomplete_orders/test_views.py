@@ -5,6 +5,7 @@ import io
 import re
 from datetime import datetime, timedelta
 from html import unescape
+from urllib.parse import urlencode
 
 import pytest
 from sqlalchemy import select
@@ -589,3 +590,30 @@ def test_cancel_asks_first_then_the_cart_can_be_reopened(
     assert f'action="/incomplete-orders/{order_id}/reopen"' in detail
     client.post(f"/incomplete-orders/{order_id}/reopen")
     assert _statuses(app) == {order_id: "open"}
+
+
+def test_a_note_or_a_status_change_comes_back_within_the_list_the_cart_was_opened_from(
+    client, agent_id, make_incomplete_order
+):
+    make_incomplete_order()  # a neighbour in the list
+    order_id = make_incomplete_order()
+    back = "status=open&sort=-value"
+    page = client.get(f"/incomplete-orders/{order_id}", query_string={"back": back}).text
+    forms = re.findall(r'<form method="post" action="([^"]+)"', page)
+    note_action = unescape(next(a for a in forms if "/notes" in a))
+    expire_action = unescape(next(a for a in forms if "/expire" in a))
+    cancel_link = unescape(re.search(r'href="([^"]+/cancel[^"]*)"', page).group(1))
+
+    response = client.post(note_action, data={"body": "Called back."})
+    assert response.status_code == 302
+    assert response.location.endswith(
+        f"/incomplete-orders/{order_id}?{urlencode({'back': back})}#timeline"
+    )
+    # The page it lands on still shows where the cart is in that list.
+    landed = client.get(response.location.split("#")[0]).text
+    assert 'rel="prev"' in landed or 'rel="next"' in landed
+
+    confirm = client.get(cancel_link).text
+    assert urlencode({"back": back}) in unescape(confirm)
+    response = client.post(expire_action, data={})
+    assert response.location.endswith(f"/incomplete-orders/{order_id}?{urlencode({'back': back})}")
