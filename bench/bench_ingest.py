@@ -161,7 +161,6 @@ class CartPool:
         from dashboard.demo import generator
 
         self.prefix = prefix  # of the cart ids it makes: a reused database has the last run's
-
         self.vocabulary = generator
         self.random = random.Random(seed)
         self.lock = threading.Lock()
@@ -464,7 +463,7 @@ def target_text(concurrency, per_second):
     return f"≥ {per_second}/s (p95 includes queueing for the 1 worker)"
 
 
-def print_report(database, seeded, before, results, memory_mb, checks):
+def print_report(database, seeded, before, results, memory_mb, checks, target):
     print()
     print(
         f"Database: {database.kind}  ·  seeded orders: {seeded}  ·  incomplete orders "
@@ -472,7 +471,6 @@ def print_report(database, seeded, before, results, memory_mb, checks):
         f"at the end: {machine()}"
     )
     print()
-    target = TARGET_PER_SECOND[database.kind]
     rows = []
     for r in results:
         name = f"PUT cart snapshot, {r.concurrency} connection{'s' if r.concurrency > 1 else ''}"
@@ -548,8 +546,8 @@ def benchmark(args, cleanup):
     checks = verify(
         before, read_counts(engine), phases, pool.expected_totals(), read_bench_carts(engine)
     )
-    print_report(database, seeded, before, results, memory_mb, checks)
     target = TARGET_PER_SECOND[database.kind]
+    print_report(database, seeded, before, results, memory_mb, checks, target)
     return 0 if all(r.meets(target) for r in results) and all(ok for ok, _ in checks) else 1
 
 
