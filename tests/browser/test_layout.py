@@ -4,6 +4,8 @@ the screen sideways."""
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.layout import sideways_scroll
+
 pytestmark = pytest.mark.browser
 
 PAGES = [
@@ -30,8 +32,8 @@ def test_staff_pages_fit_a_phone_and_the_menu_folds(
 
     for path in PAGES:
         page.goto(path)
-        width = page.evaluate("document.documentElement.scrollWidth")
-        assert width <= 390, f"{path} is {width} px wide on a 390 px screen"
+        overflow = sideways_scroll(page)
+        assert overflow <= 0, f"{path} scrolls sideways by {overflow} px on a 390 px screen"
 
     menu = page.get_by_role("navigation", name="Main")
     orders = menu.get_by_role("link", name="Orders", exact=True)

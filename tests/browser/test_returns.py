@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from dashboard.extensions import db
+from tests.browser.layout import sideways_scroll
 from tests.factories import items, order_body, storefront_order
 
 pytestmark = pytest.mark.browser
@@ -118,9 +119,7 @@ def test_the_returns_pages_fit_the_screen(page, sign_in, make_staff, submitted_r
         else:
             page.locator("tbody tr").first.get_by_role("link").first.click()
             expect(page.get_by_role("heading", level=1)).to_have_text(submitted_request)
-        overflow = page.evaluate(
-            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-        )
+        overflow = sideways_scroll(page)
         assert overflow <= 0, f"{page.url} scrolls sideways by {overflow}px at {width}px"
 
 
@@ -155,7 +154,5 @@ def test_a_manager_records_a_late_return_with_an_override_from_the_order(
     expect(line).to_contain_text("Overridden by manager@example.com (outside the return window)")
     expect(line).to_contain_text("Was in hospital; approved by phone.")
     expect(page.locator("#timeline")).to_contain_text("Eligibility rule overridden")
-    overflow = page.evaluate(
-        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-    )
+    overflow = sideways_scroll(page)
     assert overflow <= 0, f"{page.url} scrolls sideways by {overflow}px at {width}px"
