@@ -8,7 +8,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from config import config_from_env, default_database_url
-from dashboard import database, formatting, rate_limit, security_headers
+from dashboard import database, formatting, rate_limit, security_headers, static_files
 from dashboard.api.errors import error_response
 from dashboard.extensions import csrf, db, login_manager, mail, migrate
 from dashboard.htmx import is_htmx, toast
@@ -43,6 +43,7 @@ def create_app(config=None):
     register_errorhandlers(app)
     register_request_hooks(app)
     security_headers.register(app)
+    static_files.register(app)
     register_commands(app)
     formatting.register(app)
     start_scheduler(app)

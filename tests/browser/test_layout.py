@@ -53,3 +53,30 @@ def test_the_menu_is_one_row_on_a_laptop(page, sign_in, make_staff):
     menu = page.get_by_role("navigation", name="Main")
     expect(menu.get_by_role("button", name="Menu")).to_be_hidden()
     expect(menu.get_by_role("link", name="Audit log")).to_be_visible()
+
+
+def test_a_second_page_takes_its_stylesheets_and_scripts_from_the_browsers_cache(
+    page, console_errors, sign_in, make_staff
+):
+    make_staff("agent")
+    asked = []
+    page.on(
+        "request",
+        lambda request: asked.append(request.url) if "/static/" in request.url else None,
+    )
+    sign_in()
+    page.goto("/incomplete-orders/")
+    assert any("/static/app.css?v=" in url for url in asked), asked
+    asked.clear()
+    page.get_by_role("navigation", name="Main").get_by_role(
+        "link", name="Orders", exact=True
+    ).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Orders")
+    page.wait_for_load_state("load")
+    served = page.evaluate(
+        """() => performance.getEntriesByType('resource')
+            .filter(entry => entry.name.includes('/static/app.'))
+            .map(entry => [entry.name, entry.transferSize])"""
+    )
+    assert served and all(size == 0 for _, size in served), served  # from the cache
+    assert console_errors == []
