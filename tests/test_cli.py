@@ -3,12 +3,16 @@
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import String, cast, func, literal, select
 
+from dashboard.analytics import definitions as analytics
+from dashboard.analytics.definitions import AnalyticsSettings
 from dashboard.auth.models import Staff
 from dashboard.extensions import db
 from dashboard.incomplete_orders.models import IncompleteOrder, IncompleteOrderItem
 from dashboard.orders.models import Order
+from dashboard.outbox.models import OutboxMessage
+from dashboard.recovery.models import RecoveryAttempt
 from dashboard.timeutil import utcnow
 
 
@@ -125,6 +129,46 @@ def test_seed_demo_creates_carts_with_items_and_some_converted_orders(app, run):
             assert order.incomplete_order.status == "converted"
             assert order.total == order.incomplete_order.subtotal
             assert order.items
+
+
+def test_seed_demo_sends_its_recovery_emails_through_the_outbox(app, run):
+    """Each seeded recovery step is an email that went out, so the demo's history reads the
+    same in a cart's timeline, the outbox and the analytics: no cart is clicked, or
+    recovered, without an email that went out."""
+    result = run("seed-demo", "--orders", "400", "--seed", "7")
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        sent = db.session.execute(
+            select(RecoveryAttempt, OutboxMessage, IncompleteOrder.email)
+            .join(IncompleteOrder, IncompleteOrder.id == RecoveryAttempt.incomplete_order_id)
+            .outerjoin(
+                OutboxMessage,
+                OutboxMessage.dedupe_key
+                == literal("recovery:")
+                + cast(RecoveryAttempt.incomplete_order_id, String)
+                + literal(":")
+                + cast(RecoveryAttempt.step, String),
+            )
+        ).all()
+        assert sent
+        subjects = {
+            1: "You left something in your cart",
+            2: "Your cart is still waiting for you",
+            3: f"Last reminder: your cart at {app.config['SHOP_NAME']}",
+        }
+        for attempt, message, email in sent:
+            assert message is not None, attempt.incomplete_order_id
+            assert message.status == "sent" and message.to_email == email
+            assert message.kind == "recovery" and message.record_id == attempt.incomplete_order_id
+            assert attempt.sent_at <= message.sent_at <= attempt.sent_at + timedelta(minutes=2)
+            assert message.subject == subjects[attempt.step]
+        assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == len(sent)
+
+        settings = AnalyticsSettings.from_config()
+        carts = select(func.count()).select_from(IncompleteOrder)
+        clicked_not_emailed = carts.where(analytics.clicked(), ~analytics.emailed())
+        assert db.session.scalar(clicked_not_emailed) == 0
+        assert db.session.scalar(carts.where(analytics.recovered(settings))) > 0
 
 
 def test_seed_demo_refuses_a_database_with_data_unless_appending(app, run):

@@ -1,7 +1,7 @@
 import time
 
 import click
-from flask import current_app
+from flask import current_app, render_template
 from flask.cli import with_appcontext
 from sqlalchemy import func, select, text
 
@@ -12,6 +12,7 @@ from dashboard.demo.generator import (
     ITEM_COLUMNS,
     ORDER_COLUMNS,
     ORDER_ITEM_COLUMNS,
+    OUTBOX_COLUMNS,
     RETURN_COLUMNS,
     RETURN_EVENT_COLUMNS,
     RETURN_LINE_COLUMNS,
@@ -101,12 +102,18 @@ def seed_demo_command(count, seed, days, append):
         first_order_item_id,
         first_return_id,
         days,
+        subjects={
+            step: render_template(
+                "emails/recovery_subject.txt", step=step, shop=current_app.config
+            ).strip()
+            for step in range(1, 4)
+        },
     )
     started = time.monotonic()
     done = converted = returned = 0
     while done < count:
         size = min(BATCH, count - done)
-        carts, items, orders, order_items, attempts = generator.batch(size)
+        carts, items, orders, order_items, attempts, emails = generator.batch(size)
         with db.engine.begin() as connection:
             writer = BulkWriter(connection)
             writer.insert("incomplete_orders", CART_COLUMNS, carts)
@@ -114,6 +121,7 @@ def seed_demo_command(count, seed, days, append):
             writer.insert("orders", ORDER_COLUMNS, orders)
             writer.insert("order_items", ORDER_ITEM_COLUMNS, order_items)
             writer.insert("recovery_attempts", ATTEMPT_COLUMNS, attempts)
+            writer.insert("outbox_messages", OUTBOX_COLUMNS, emails)
             requests, lines, events, notes = generator.returns.take()
             writer.insert("return_requests", RETURN_COLUMNS, requests)
             writer.insert("return_lines", RETURN_LINE_COLUMNS, lines)

@@ -115,8 +115,11 @@ class DemoGenerator:
         first_order_item_id=1,
         first_return_id=1,
         days=DAYS,
+        subjects=None,
     ):
         self.rng = random.Random(seed)
+        # Each recovery step's subject, as its email says it (emails/recovery_subject.txt).
+        self.subjects = subjects or {}
         self.next_id = first_id
         self.next_order_id = first_order_id
         self.next_order_item_id = first_order_item_id
@@ -138,9 +141,11 @@ class DemoGenerator:
         return ((day * 24 + hour) * 60 + rng.randrange(60)) * 60 + rng.randrange(60)
 
     def batch(self, size):
-        """(incomplete_orders, items, orders, order_items) rows for `size` carts."""
+        """(incomplete_orders, items, orders, order_items, recovery_attempts, outbox) rows
+        for `size` carts; each recovery email sent is an attempt and its outbox message."""
         rng = self.rng
         carts, items, orders, order_items, recovery_attempts = [], [], [], [], []
+        recovery_emails = []
         for _ in range(size):
             oid = self.next_id
             self.next_id += 1
@@ -202,6 +207,25 @@ class DemoGenerator:
                 recovery_attempts.append(
                     (oid, step, sent_at, clicked if clicked and clicked <= until else None)
                 )
+                # Delivered a few seconds after it was queued (no draw from rng: the rest of
+                # the data stays what the seed made it before the outbox was seeded).
+                went_out = sent_at + timedelta(seconds=5 + (oid * 7 + step) % 85)
+                recovery_emails.append(
+                    (
+                        "recovery",
+                        f"recovery:{oid}:{step}",
+                        email,
+                        self.subjects.get(step),
+                        "{}",
+                        "sent",
+                        1,
+                        sent_at,
+                        went_out,
+                        sent_at,
+                        "incomplete_order",
+                        oid,
+                    )
+                )
             carts.append(
                 (
                     oid,
@@ -257,7 +281,8 @@ class DemoGenerator:
                     )
                 )
                 order_items.extend(order_lines)
-        return carts, items, orders, order_items, recovery_attempts
+        recovery_emails.sort(key=lambda row: row[OUTBOX_COLUMNS.index("created_at")])  # ids by time
+        return carts, items, orders, order_items, recovery_attempts, recovery_emails
 
 
 CART_COLUMNS = (
@@ -301,6 +326,22 @@ ORDER_COLUMNS = (
 )
 ORDER_ITEM_COLUMNS = ("id", "order_id", "sku", "name", "quantity", "unit_price")
 ATTEMPT_COLUMNS = ("incomplete_order_id", "step", "sent_at", "clicked_at")
+# What was sent is not kept for the demo's history (its content is written when a message
+# goes out, and these went out before the demo began): the outbox says so on their pages.
+OUTBOX_COLUMNS = (
+    "kind",
+    "dedupe_key",
+    "to_email",
+    "subject",
+    "headers_json",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "sent_at",
+    "created_at",
+    "record_type",
+    "record_id",
+)
 
 
 # --- return requests ------------------------------------------------------------------

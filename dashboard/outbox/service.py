@@ -57,6 +57,12 @@ class Unwritable:
     error: str
 
 
+@dataclass(frozen=True)
+class NotKept:
+    """A message that went out without its content kept (history from before the outbox
+    kept what it sent, such as the demo's): nothing to show but when and to whom."""
+
+
 def render(messages):
     """Content, Withdrawn or Unwritable for each message queued without content, by id,
     from its kind's renderer (one call per kind, for the whole batch)."""

@@ -7,7 +7,7 @@ from dashboard.extensions import db
 from dashboard.htmx import render_page_or_fragment
 from dashboard.outbox import queries, service
 from dashboard.outbox.forms import OutboxFilterForm
-from dashboard.outbox.models import OutboxMessage
+from dashboard.outbox.models import WENT_OUT, OutboxMessage
 from dashboard.outbox.queries import KINDS
 from dashboard.transaction import committed
 
@@ -36,6 +36,8 @@ def _content(message):
         return message
     if message.status == "withdrawn":
         return service.Withdrawn(message.last_error)
+    if message.status in WENT_OUT:
+        return service.NotKept()
     # Not written yet: as it would be written if it went out now.
     return service.render([message])[message.id]
 
@@ -51,6 +53,7 @@ def detail(message_id):
         content=content,
         withdrawn=isinstance(content, service.Withdrawn),
         unwritable=isinstance(content, service.Unwritable),
+        not_kept=isinstance(content, service.NotKept),
         kinds=KINDS,
     )
 
@@ -77,7 +80,7 @@ PREVIEW_POLICY = "; ".join(
 def preview(message_id):
     message = db.session.get(OutboxMessage, message_id) or abort(404)
     content = _content(message)
-    if isinstance(content, service.Withdrawn | service.Unwritable):
+    if isinstance(content, service.Withdrawn | service.Unwritable | service.NotKept):
         abort(404)
     response = current_app.response_class(content.body_html, mimetype="text/html")
     response.headers["Content-Security-Policy"] = PREVIEW_POLICY

@@ -197,3 +197,23 @@ def test_an_email_that_cannot_be_written_fails_alone_and_says_why(
     assert client.post(f"/outbox/{broken.id}/retry").status_code == 302
     assert shop.deliver() == {**NOTHING, "sent": 1}
     assert smtp_server.messages[-1]["To"] == "c1@example.com"
+
+
+def test_an_email_that_went_out_without_its_content_kept_says_so(
+    app, client, login, shop, quiet_cart
+):
+    """History from before the outbox kept what it sent (the demo's seeded emails): its page
+    says when and to whom, and does not write it again as it would read now."""
+    cart_id, quiet = quiet_cart(email="ada@example.com", name="Ada")
+    shop.run(quiet + hours(1))
+    (message,) = shop.outbox(cart_id)
+    set_status(app, message.id, status="sent", sent_at=quiet + hours(1), attempts=1)
+    login("viewer")
+
+    page = client.get(f"/outbox/{message.id}")
+    assert page.status_code == 200
+    assert "before Reclaim kept what its emails said" in page.text
+    assert "This is how it reads now." not in page.text
+    assert Iframes(page.text).found == []
+    assert client.get(f"/outbox/{message.id}/preview.html").status_code == 404
+    assert shop.message(message.id).body_html is None  # looking writes nothing
