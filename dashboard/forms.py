@@ -38,10 +38,14 @@ def amount_range():
 
 class AmountField(DecimalField):
     """A decimal typed by a person: Decimal also reads NaN, sNaN and Infinity, which are no
-    amount and fail every comparison later (sNaN raises), so they are refused here."""
+    amount and fail every comparison later (sNaN raises), so they are refused here; what is
+    not a number at all is answered with an example of one."""
 
     def process_formdata(self, valuelist):
-        super().process_formdata(valuelist)
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:  # "12,50", "abc": DecimalField's "Not a valid decimal value."
+            raise ValueError("Type an amount in figures, such as 12.50.") from None
         if self.data is not None and not self.data.is_finite():
             amount, self.data = self.data, None
             if amount.is_infinite():

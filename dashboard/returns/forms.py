@@ -5,10 +5,10 @@ one per line of the request; `line_quantities` reads them.
 """
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, DecimalField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from dashboard.forms import FilterForm, options, sensible_date
+from dashboard.forms import AmountField, FilterForm, amount_range, options, sensible_date
 from dashboard.returns.models import (
     REASON_LABELS,
     REFUND_METHODS,
@@ -89,7 +89,7 @@ class CompleteForm(FlaskForm):
         "Payment system's reference", validators=[Optional(), Length(max=MAX_REFERENCE)]
     )
     # Empty: the computed refund. Another amount needs a note (checked by the service).
-    amount = DecimalField("Another amount", places=None, validators=[Optional()])
+    amount = AmountField("Another amount", places=None, validators=[Optional(), amount_range()])
     note = _note("Why the amount differs (the customer reads it)")
 
 

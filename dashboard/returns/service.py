@@ -550,7 +550,7 @@ def complete(request, actor, *, method, reference=None, amount=None, note=None, 
         amount = 0
     amount = computed.amount if amount is None else amount
     if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
-        raise ReturnError("The refund amount must be 0 or more, in minor units.")
+        raise ReturnError("The refund amount must be 0 or more.")
     note = _clean_note(
         note,
         required=(

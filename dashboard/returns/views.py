@@ -18,6 +18,7 @@ from dashboard import bulk as bulk_steps
 from dashboard.audit.service import Actor
 from dashboard.auth.permissions import role_required
 from dashboard.csv_export import stream_csv
+from dashboard.forms import AmountField
 from dashboard.htmx import render_page_or_fragment
 from dashboard.money import csv_amount, to_minor
 from dashboard.returns import queries, service
@@ -50,8 +51,15 @@ def _back(rma, anchor=""):
 
 
 def _refused(form):
-    """Flash what is wrong with a posted form; the page shows the request again."""
-    errors = [error for messages in form.errors.values() for error in messages]
+    """Flash what is wrong with a posted form; the page shows the request again. An amount's
+    messages are written to stand beside its input ("Must be from 0 to …"): in the flash
+    they are led by its label."""
+    errors = [
+        f"{form[name].label.text}: {error}" if isinstance(form[name], AmountField) else error
+        for name, messages in form.errors.items()
+        if name in form
+        for error in messages
+    ]
     if "csrf_token" in form.errors:
         errors = ["The form expired. Reload the page and try again."]
     flash(" ".join(errors) or "The form could not be read; reload the page.", "danger")

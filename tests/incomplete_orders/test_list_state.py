@@ -185,7 +185,7 @@ def test_clear_goes_back_to_the_view_the_menu_opens(client, agent):
 
 def test_a_bad_value_is_explained_once_and_marked_on_its_field(client, agent):
     html = unescape(client.get(f"{LIST}?min_value=abc&created_from=notadate").text)
-    assert html.count("Not a valid decimal value.") == 1
+    assert html.count("Type an amount in figures, such as 12.50.") == 1
     assert html.count("Not a valid date value.") == 1
     assert re.search(r'<input[^>]*class="[^"]*is-invalid[^"]*"[^>]*name="min_value"', html)
     # The fragment names the fields not applied, for the filter form outside it.

@@ -164,7 +164,7 @@ def test_unknown_sort_falls_back_to_latest_activity_first(client, agent_id, pric
 @pytest.mark.parametrize(
     ("query", "label", "reason"),
     [
-        ("min_value=abc", "Value from", "Not a valid decimal value."),
+        ("min_value=abc", "Value from", "Type an amount in figures, such as 12.50."),
         ("max_value=-5", "Value to", "Must be from 0 to 10,000,000,000."),
         ("created_from=notadate", "Created from", "Not a valid date value."),
         ("active_to=2026-13-45", "Active to", "Not a valid date value."),

@@ -5,6 +5,7 @@ import csv
 import io
 import re
 from datetime import timedelta
+from html import unescape
 
 import pytest
 from sqlalchemy import func, select
@@ -259,7 +260,7 @@ def test_receive_with_damage_and_missing_then_complete(app, client, login):
         data={"method": "store_credit", "amount": "10.001", "note": "x"},
         follow_redirects=True,
     )
-    assert "The amount cannot be used" in too_fine.text
+    assert "Another amount: EUR amounts have at most 2 decimal places." in too_fine.text
     assert status_of(app, request_id) == "received"
     done = client.post(
         complete,
@@ -275,6 +276,43 @@ def test_receive_with_damage_and_missing_then_complete(app, client, login):
     rma = get(app, request_id)
     assert (rma.status, rma.refund_amount, rma.refund_computed) == ("completed", 3000, 3500)
     assert "Goodwill deduction for the missing tag." in done.text
+
+
+@pytest.mark.parametrize(
+    ("typed", "said"),
+    [
+        ("12,50", "Another amount: Type an amount in figures, such as 12.50."),
+        ("abc", "Another amount: Type an amount in figures, such as 12.50."),
+        ("sNaN", "Another amount: Type an amount in figures, such as 12.50."),
+        ("Infinity", "Another amount: Must be from 0 to 10,000,000,000."),
+        ("-5", "Another amount: Must be from 0 to 10,000,000,000."),
+        ("1e400", "Another amount: Must be from 0 to 10,000,000,000."),
+    ],
+)
+def test_another_amount_that_is_no_refund_is_explained_and_nothing_completes(
+    app, client, login, typed, said
+):
+    login("agent")
+    request_id = make_request(app)
+    ids = line_ids(app, request_id)
+    approve(client, request_id)
+    client.post(
+        f"/returns/{request_id}/receive",
+        data={
+            f"received-{ids['SKU-1']}": "1",
+            f"damaged-{ids['SKU-2']}": "1",
+            "note": "Only one shirt in the parcel.",
+        },
+    )
+    assert status_of(app, request_id) == "received"
+    page = client.post(
+        f"/returns/{request_id}/complete",
+        data={"method": "store_credit", "amount": typed, "note": "Goodwill."},
+        follow_redirects=True,
+    )
+    assert page.status_code == 200
+    assert said in unescape(page.text)
+    assert status_of(app, request_id) == "received"
 
 
 def test_staff_cancel_and_internal_notes(app, client, login):
