@@ -28,14 +28,16 @@ class StaticVersions:
         path = safe_join(self.folder, filename)
         try:
             stat = os.stat(path)
-        except (OSError, TypeError):  # TypeError: safe_join refused the name (None)
-            return None  # a missing file is the static route's 404 to give
-        key = (stat.st_mtime_ns, stat.st_size)
-        known = self._known.get(filename)
-        if known is None or known[0] != key:
-            with open(path, "rb") as file:
-                digest = hashlib.sha256(file.read()).hexdigest()[:10]
-            known = self._known[filename] = (key, digest)
+            key = (stat.st_mtime_ns, stat.st_size)
+            known = self._known.get(filename)
+            if known is None or known[0] != key:
+                with open(path, "rb") as file:
+                    digest = hashlib.sha256(file.read()).hexdigest()[:10]
+                known = self._known[filename] = (key, digest)
+        # TypeError: safe_join refused the name (None); OSError: missing, or a folder. Either
+        # is the static route's 404 to give.
+        except (OSError, TypeError):
+            return None
         return known[1]
 
 

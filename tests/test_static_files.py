@@ -43,3 +43,5 @@ def test_an_edited_file_gets_a_new_address_and_a_missing_one_none(tmp_path):
     assert versions("app.css") not in (None, first)
     assert versions("gone.css") is None
     assert versions("../outside.css") is None
+    (tmp_path / "vendor").mkdir()
+    assert versions("vendor") is None
