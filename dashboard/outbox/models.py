@@ -46,6 +46,8 @@ class OutboxMessage(db.Model):
     __table_args__ = (
         db.CheckConstraint(f"status IN {OUTBOX_STATUSES!r}", name="status"),
         db.Index("ix_outbox_messages_due", "status", "next_attempt_at"),
+        # Failures of the last hour (outbox.health), whatever else the outbox holds.
+        db.Index("ix_outbox_messages_status_created", "status", "created_at"),
         db.Index("ix_outbox_messages_record", "record_type", "record_id"),
         db.Index("ix_outbox_messages_kind_status", "kind", "status", "id"),
         # Every email to one address, whatever case it was written in (outbox search).

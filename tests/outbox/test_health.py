@@ -2,8 +2,12 @@
 
 from datetime import timedelta
 
+import pytest
+from sqlalchemy import text
+
 from dashboard.extensions import db
 from dashboard.jobs import lease
+from dashboard.outbox.health import recent_failures
 from dashboard.outbox.service import insert_ignoring_duplicates, outbox_row
 from dashboard.timeutil import utcnow
 
@@ -58,3 +62,34 @@ def test_nothing_is_shown_when_email_goes_out(app, client, login, monkeypatch):
     login("viewer")
     page = client.get("/").text
     assert 'class="alert alert-' not in page
+
+
+def test_the_failure_count_reads_an_index_not_every_email_ever_sent(app):
+    """The outbox keeps every email: the count of the last hour's failures, on every outbox
+    and overview page, must not read them all (SQLite's planner scanned the table)."""
+    with app.app_context():
+        if db.engine.dialect.name != "sqlite":
+            pytest.skip("SQLite only: PostgreSQL's statistics say how rare failures are")
+        rows = []
+        for n in range(2_000):
+            row = outbox_row(
+                "order_confirmation",
+                f"old:{n}",
+                "a@example.com",
+                "Hi",
+                "Hi",
+                "<p>Hi</p>",
+                now=utcnow() - timedelta(days=n % 300),
+            )
+            row.update(status="sent")
+            rows.append(row)
+        insert_ignoring_duplicates(rows)
+        db.session.commit()
+        db.session.execute(text("ANALYZE"))
+        statement = recent_failures(utcnow()).compile(
+            db.engine, compile_kwargs={"literal_binds": True}
+        )
+        plan = " ".join(
+            row[-1] for row in db.session.execute(text(f"EXPLAIN QUERY PLAN {statement}"))
+        )
+    assert "USING INDEX ix_outbox_messages_status_created" in plan, plan
