@@ -54,12 +54,11 @@ def _refused(form):
     """Flash what is wrong with a posted form; the page shows the request again. An amount's
     messages are written to stand beside its input ("Must be from 0 to …"): in the flash
     they are led by its label."""
-    errors = [
-        f"{form[name].label.text}: {error}" if isinstance(form[name], AmountField) else error
-        for name, messages in form.errors.items()
-        if name in form
-        for error in messages
-    ]
+    errors = []
+    for name, messages in form.errors.items():
+        field = form._fields.get(name)  # None for the form's own errors
+        lead = f"{field.label.text}: " if isinstance(field, AmountField) else ""
+        errors += [lead + error for error in messages]
     if "csrf_token" in form.errors:
         errors = ["The form expired. Reload the page and try again."]
     flash(" ".join(errors) or "The form could not be read; reload the page.", "danger")
