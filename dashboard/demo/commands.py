@@ -1,7 +1,7 @@
 import time
 
 import click
-from flask import current_app, render_template
+from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import func, select, text
 
@@ -17,11 +17,13 @@ from dashboard.demo.generator import (
     RETURN_EVENT_COLUMNS,
     RETURN_LINE_COLUMNS,
     RETURN_NOTE_COLUMNS,
+    STEP_DELAYS,
     DemoGenerator,
 )
 from dashboard.extensions import db
 from dashboard.incomplete_orders.models import IncompleteOrder
 from dashboard.orders.models import Order, OrderItem
+from dashboard.recovery.emails import recovery_subject
 from dashboard.returns.models import ReturnRequest
 
 BATCH = 20_000
@@ -102,12 +104,7 @@ def seed_demo_command(count, seed, days, append):
         first_order_item_id,
         first_return_id,
         days,
-        subjects={
-            step: render_template(
-                "emails/recovery_subject.txt", step=step, shop=current_app.config
-            ).strip()
-            for step in range(1, 4)
-        },
+        subjects={step: recovery_subject(step) for step in range(1, len(STEP_DELAYS) + 1)},
     )
     started = time.monotonic()
     done = converted = returned = 0

@@ -281,7 +281,7 @@ class DemoGenerator:
                     )
                 )
                 order_items.extend(order_lines)
-        recovery_emails.sort(key=lambda row: row[OUTBOX_COLUMNS.index("created_at")])  # ids by time
+        recovery_emails.sort(key=lambda row: row[_OUTBOX_QUEUED_AT])  # their ids follow time
         return carts, items, orders, order_items, recovery_attempts, recovery_emails
 
 
@@ -342,6 +342,7 @@ OUTBOX_COLUMNS = (
     "record_type",
     "record_id",
 )
+_OUTBOX_QUEUED_AT = OUTBOX_COLUMNS.index("created_at")
 
 
 # --- return requests ------------------------------------------------------------------
