@@ -50,18 +50,25 @@ def _back(rma, anchor=""):
     return redirect(url_for(".detail", request_id=rma.id) + anchor)
 
 
-def _refused(form):
-    """Flash what is wrong with a posted form; the page shows the request again. An amount's
-    messages are written to stand beside its input ("Must be from 0 to …"): in the flash
-    they are led by its label."""
+def _form_errors(form):
+    """What is wrong with a posted form, in a sentence or two. An amount's messages are
+    written to stand beside its input ("Must be from 0 to …"): here they are led by its
+    label."""
+    if "csrf_token" in form.errors:
+        return "The form expired: it is shown again with what you typed. Send it again."
     errors = []
     for name, messages in form.errors.items():
         field = form._fields.get(name)  # None for the form's own errors
         lead = f"{field.label.text}: " if isinstance(field, AmountField) else ""
         errors += [lead + error for error in messages]
-    if "csrf_token" in form.errors:
-        errors = ["The form expired. Reload the page and try again."]
-    flash(" ".join(errors) or "The form could not be read; reload the page.", "danger")
+    return " ".join(errors) or "The form could not be read; reload the page."
+
+
+def _refused(rma, move, form, message=None):
+    """The request's page again (422) after a refused `move`, with `message` (or what is
+    wrong with the form) flashed and what was typed kept."""
+    flash(message or _form_errors(form), "danger")
+    return _detail_page(rma, (move, form))
 
 
 @bp.get("/")
@@ -160,7 +167,7 @@ def new_request():
                 flash(change.message, "danger")
     elif request.method == "POST":
         if order.email:
-            _refused(form)
+            flash(_form_errors(form), "danger")
         values = request.form
     return render_template(
         "returns/new.html",
@@ -175,27 +182,45 @@ def new_request():
     )
 
 
-@bp.get("/<int:request_id>")
-@role_required("viewer")
-def detail(request_id):
-    rma = _get_request(request_id)
-    return render_template(
+# A request's page holds a form per move; after a refused post the posted one is shown
+# again with what was typed, the others empty.
+DETAIL_FORMS = {
+    "approve": ApproveForm,
+    "reject": RejectForm,
+    "receive": ReceiveForm,
+    "complete": CompleteForm,
+    "cancel": CancelForm,
+    "note": NoteForm,
+}
+
+
+def _detail_page(rma, refused=None):
+    """The request's page; with `refused` (move, form) the page of a refused post, 422,
+    whose form keeps what was typed (the lines' quantities too) beside the flashed reason."""
+    forms = {f"{move}_form": form(formdata=None) for move, form in DETAIL_FORMS.items()}
+    if refused is not None:
+        move, form = refused
+        forms[f"{move}_form"] = form
+    page = render_template(
         "returns/detail.html",
         rma=rma,
         lines=queries.lines_with_eligibility(rma),
         refund=queries.refund_breakdown(rma),
         timeline=queries.timeline(rma),
         others=queries.customer_requests(rma),
-        approve_form=ApproveForm(formdata=None),
-        reject_form=RejectForm(formdata=None),
-        receive_form=ReceiveForm(formdata=None),
-        complete_form=CompleteForm(formdata=None),
-        cancel_form=CancelForm(formdata=None),
-        note_form=NoteForm(formdata=None),
         refund_methods=REFUND_METHODS,
         now=utcnow(),
         decision_due=decision_due_at(rma),
+        typed=request.form if refused is not None else {},
+        **forms,
     )
+    return page, 200 if refused is None else 422
+
+
+@bp.get("/<int:request_id>")
+@role_required("viewer")
+def detail(request_id):
+    return _detail_page(_get_request(request_id))
 
 
 @bp.post("/<int:request_id>/approve")
@@ -204,17 +229,16 @@ def approve(request_id):
     rma = _get_request(request_id)
     form = ApproveForm()
     if not form.validate_on_submit():
-        _refused(form)
-        return _back(rma)
+        return _refused(rma, "approve", form)
     try:
         quantities = line_quantities(request.form, "approved", rma.lines)
     except ValueError as error:
-        flash(str(error), "danger")
-        return _back(rma)
+        return _refused(rma, "approve", form, str(error))
     with committed("warning") as change:
         service.approve(rma, Actor.staff(current_user), quantities, form.note.data)
-    if change.ok:
-        flash(f"{rma.number} is approved; the customer is told by email.", "success")
+    if not change.ok:
+        return _detail_page(rma, ("approve", form))
+    flash(f"{rma.number} is approved; the customer is told by email.", "success")
     return _back(rma)
 
 
@@ -224,12 +248,12 @@ def reject(request_id):
     rma = _get_request(request_id)
     form = RejectForm()
     if not form.validate_on_submit():
-        _refused(form)
-        return _back(rma)
+        return _refused(rma, "reject", form)
     with committed("warning") as change:
         service.reject(rma, Actor.staff(current_user), form.reason.data, form.note.data)
-    if change.ok:
-        flash(f"{rma.number} is rejected; the customer reads your note by email.", "success")
+    if not change.ok:
+        return _detail_page(rma, ("reject", form))
+    flash(f"{rma.number} is rejected; the customer reads your note by email.", "success")
     return _back(rma)
 
 
@@ -239,14 +263,12 @@ def receive(request_id):
     rma = _get_request(request_id)
     form = ReceiveForm()
     if not form.validate_on_submit():
-        _refused(form)
-        return _back(rma)
+        return _refused(rma, "receive", form)
     try:
         received = line_quantities(request.form, "received", rma.lines)
         damaged = line_quantities(request.form, "damaged", rma.lines)
     except ValueError as error:
-        flash(str(error), "danger")
-        return _back(rma)
+        return _refused(rma, "receive", form, str(error))
     quantities = {
         line.id: (
             received.get(line.id, line.quantity_approved or 0),
@@ -257,8 +279,9 @@ def receive(request_id):
     }
     with committed("warning") as change:
         service.receive(rma, Actor.staff(current_user), quantities, form.note.data)
-    if change.ok:
-        flash(f"The parcel for {rma.number} is marked received.", "success")
+    if not change.ok:
+        return _detail_page(rma, ("receive", form))
+    flash(f"The parcel for {rma.number} is marked received.", "success")
     return _back(rma)
 
 
@@ -268,15 +291,13 @@ def complete(request_id):
     rma = _get_request(request_id)
     form = CompleteForm()
     if not form.validate_on_submit():
-        _refused(form)
-        return _back(rma)
+        return _refused(rma, "complete", form)
     amount = None
     if form.amount.data is not None:
         try:
             amount = to_minor(form.amount.data, rma.currency)
         except (ValueError, TypeError) as error:
-            flash(f"The amount cannot be used: {error}.", "danger")
-            return _back(rma)
+            return _refused(rma, "complete", form, f"The amount cannot be used: {error}.")
     with committed("warning") as change:
         service.complete(
             rma,
@@ -286,8 +307,9 @@ def complete(request_id):
             amount=amount,
             note=form.note.data,
         )
-    if change.ok:
-        flash(f"{rma.number} is completed; the customer is told by email.", "success")
+    if not change.ok:
+        return _detail_page(rma, ("complete", form))
+    flash(f"{rma.number} is completed; the customer is told by email.", "success")
     return _back(rma)
 
 
@@ -297,12 +319,12 @@ def cancel(request_id):
     rma = _get_request(request_id)
     form = CancelForm()
     if not form.validate_on_submit():
-        _refused(form)
-        return _back(rma)
+        return _refused(rma, "cancel", form)
     with committed("warning") as change:
         service.cancel(rma, Actor.staff(current_user), form.note.data, by_customer=False)
-    if change.ok:
-        flash(f"{rma.number} is cancelled; the customer is told by email.", "success")
+    if not change.ok:
+        return _detail_page(rma, ("cancel", form))
+    flash(f"{rma.number} is cancelled; the customer is told by email.", "success")
     return _back(rma)
 
 
@@ -312,12 +334,12 @@ def add_note(request_id):
     rma = _get_request(request_id)
     form = NoteForm()
     if not form.validate_on_submit():
-        _refused(form)
-        return _back(rma, "#timeline")
+        return _refused(rma, "note", form)
     with committed() as change:
         service.add_note(rma, form.body.data, Actor.staff(current_user), current_user)
-    if change.ok:
-        flash("Note added.", "success")
+    if not change.ok:
+        return _detail_page(rma, ("note", form))
+    flash("Note added.", "success")
     return _back(rma, "#timeline")
 
 

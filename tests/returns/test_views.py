@@ -310,9 +310,78 @@ def test_another_amount_that_is_no_refund_is_explained_and_nothing_completes(
         data={"method": "store_credit", "amount": typed, "note": "Goodwill."},
         follow_redirects=True,
     )
-    assert page.status_code == 200
+    assert page.status_code == 422
     assert said in unescape(page.text)
     assert status_of(app, request_id) == "received"
+
+
+def field_values(html):
+    """The value each input, select and textarea of a page holds, by its name."""
+    values = {}
+    for name, value in re.findall(r'<input[^>]*\bname="([^"]+)"[^>]*\bvalue="([^"]*)"', html):
+        values.setdefault(name, unescape(value))
+    for name, body in re.findall(
+        r'<textarea[^>]*\bname="([^"]+)"[^>]*>(.*?)</textarea>', html, re.S
+    ):
+        values.setdefault(name, unescape(body).strip())
+    for name, options in re.findall(
+        r'<select[^>]*\bname="([^"]+)"[^>]*>(.*?)</select>', html, re.S
+    ):
+        chosen = re.search(r'<option value="([^"]*)" selected', options)
+        values.setdefault(name, chosen.group(1) if chosen else None)
+    return values
+
+
+def test_a_refused_move_shows_the_page_again_with_what_was_typed(app, client, login):
+    login("agent")
+    request_id = make_request(app)
+    ids = line_ids(app, request_id)
+    refused = approve(
+        client, request_id, **{f"approved-{ids['SKU-1']}": "3", "note": "Two of them & a note"}
+    )
+    assert refused.status_code == 422
+    assert "at most 2 can be approved" in refused.text
+    typed = field_values(refused.text)
+    assert typed[f"approved-{ids['SKU-1']}"] == "3"
+    assert typed["note"] == "Two of them & a note"
+    assert status_of(app, request_id) == "pending"
+
+    approve(client, request_id)
+    missing = client.post(
+        f"/returns/{request_id}/receive",
+        data={f"received-{ids['SKU-1']}": "1", f"damaged-{ids['SKU-2']}": "1"},
+    )
+    assert missing.status_code == 422
+    assert "Some approved items did not arrive" in unescape(missing.text)
+    typed = field_values(missing.text)
+    assert (typed[f"received-{ids['SKU-1']}"], typed[f"damaged-{ids['SKU-2']}"]) == ("1", "1")
+    assert typed[f"received-{ids['SKU-2']}"] == "1"  # not posted: the approved quantity
+    client.post(
+        f"/returns/{request_id}/receive",
+        data={f"received-{ids['SKU-1']}": "2"},
+        follow_redirects=True,
+    )
+    assert status_of(app, request_id) == "received"
+
+    # The service refuses another amount without a note: method, reference and amount stay.
+    no_note = client.post(
+        f"/returns/{request_id}/complete",
+        data={"method": "original_payment", "reference": "re_<9>", "amount": "30.00"},
+    )
+    assert no_note.status_code == 422
+    assert "say in a note why" in unescape(no_note.text)
+    typed = field_values(no_note.text)
+    assert (typed["method"], typed["reference"], typed["amount"]) == (
+        "original_payment",
+        "re_<9>",
+        "30.00",
+    )
+    assert "re_<9>" not in no_note.text  # escaped where it is shown again
+    assert status_of(app, request_id) == "received"
+
+    long_note = client.post(f"/returns/{request_id}/notes", data={"body": "x" * 5001})
+    assert long_note.status_code == 422
+    assert field_values(long_note.text)["body"] == "x" * 5001
 
 
 def test_staff_cancel_and_internal_notes(app, client, login):
