@@ -4,7 +4,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, inspect, select, text
 
 from dashboard.audit.models import AuditEvent, AuditEventTarget
 from dashboard.audit.service import Actor
@@ -178,6 +178,33 @@ def test_on_postgresql_a_bulk_status_change_rewrites_no_index(ctx, make_incomple
     assert db.session.scalar(indexed_status) == 0
     options = text("SELECT reloptions FROM pg_class WHERE relname = 'incomplete_orders'")
     assert db.session.scalar(options) == ["fillfactor=70"]
+
+
+def test_a_bulk_changes_targets_cost_one_index_entry_each_and_are_found_by_cart(
+    ctx, make_incomplete_order
+):
+    ids = [make_incomplete_order() for _ in range(3)]
+    bulk_change_status("expire", IncompleteOrder.id.in_(ids), Actor.system("test"), {"ids": 3})
+    db.session.commit()
+    schema = inspect(db.engine)
+    key = schema.get_pk_constraint("audit_event_targets")["constrained_columns"]
+    assert key == ["record_type", "record_id", "event_id"]
+    assert schema.get_indexes("audit_event_targets") == []  # the key is the only index
+    # No foreign key to check row by row on a 10,000-cart change.
+    assert schema.get_foreign_keys("audit_event_targets") == []
+    # A cart's timeline finds its bulk events by that key.
+    for order_id in ids:
+        assert (
+            db.session.scalar(
+                select(func.count())
+                .select_from(AuditEventTarget)
+                .where(
+                    AuditEventTarget.record_type == "incomplete_order",
+                    AuditEventTarget.record_id == order_id,
+                )
+            )
+            == 1
+        )
 
 
 def test_bulk_change_refuses_an_unknown_action(ctx):
