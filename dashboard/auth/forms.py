@@ -6,8 +6,17 @@ from dashboard.auth.rules import MIN_PASSWORD_LENGTH, password_problem
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
+    # Told to password managers, which then fill in the saved account.
+    email = EmailField(
+        "Email",
+        validators=[DataRequired(), Email(), Length(max=254)],
+        render_kw={"autocomplete": "username"},
+    )
+    password = PasswordField(
+        "Password",
+        validators=[DataRequired(), Length(max=200)],
+        render_kw={"autocomplete": "current-password"},
+    )
     remember = BooleanField("Keep me signed in on this computer")
     next = HiddenField()
 

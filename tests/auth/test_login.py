@@ -1,5 +1,7 @@
 """Signing in and out: the form, safe redirects, throttling, deactivation, cookies."""
 
+import re
+
 import pytest
 from sqlalchemy import func, select
 
@@ -22,6 +24,9 @@ def test_login_form_asks_for_email_and_password(client):
     html = client.get("/login").text
     assert 'name="email"' in html
     assert 'name="password"' in html
+    # A password manager fills in the saved account.
+    assert re.search(r'<input[^>]*autocomplete="username"[^>]*name="email"', html)
+    assert re.search(r'<input[^>]*autocomplete="current-password"[^>]*name="password"', html)
 
 
 def test_wrong_password_is_refused_with_a_clear_message(client, make_staff):
