@@ -20,15 +20,24 @@ def run_job(name, trigger, holder, requested_by=None):
     Owns its transactions: the run is recorded as running, the job commits its own work,
     and the outcome is recorded at the end, an error included.
     """
-    job = registered_jobs()[name]
+    return _carry_out(_record_start(name, trigger, holder, requested_by))
+
+
+def _record_start(name, trigger, holder, requested_by):
+    """The run, committed as running; its id."""
     run = JobRun(
         job=name, trigger=trigger, holder=holder, started_at=utcnow(), requested_by=requested_by
     )
     db.session.add(run)
     db.session.commit()
-    run_id = run.id
+    return run.id
+
+
+def _carry_out(run_id):
+    """Run the job of the recorded run `run_id`, then record how it ended."""
+    name = db.session.get(JobRun, run_id).job
     try:
-        counts = job.run()
+        counts = registered_jobs()[name].run()
     except Exception as error:  # noqa: BLE001 - a failed run is recorded, not raised
         db.session.rollback()
         log.exception("job %s failed", name)
@@ -43,13 +52,16 @@ def run_job(name, trigger, holder, requested_by=None):
 
 
 def run_in_background(name, trigger, holder, requested_by=None):
-    """Start a run in a thread of this process (a manager's "run now")."""
+    """Start a run in a thread of this process (a manager's "run now"). The run is
+    recorded as running before this returns, so the page shown next lists it (and
+    refreshes itself until it ends) however soon the thread gets going."""
     app = current_app._get_current_object()
+    run_id = _record_start(name, trigger, holder, requested_by)
 
     def target():
         with app.app_context():
             try:
-                run_job(name, trigger, holder, requested_by)
+                _carry_out(run_id)
             finally:
                 db.session.remove()
 

@@ -98,6 +98,12 @@ def test_a_manager_runs_a_job_now_and_its_run_appears(app, client, login, due_ca
 
     assert response.status_code == 302
     assert response.headers["Location"].endswith("/jobs/")
+    # Recorded before the answer, however late its thread starts: the page shown next
+    # lists the run (and refreshes itself until it ends).
+    with app.app_context():
+        (started,) = db.session.scalars(select(JobRun)).all()
+        assert (started.job, started.requested_by) == ("recovery", "manager@example.com")
+        db.session.remove()
 
     def finished_run():
         with app.app_context():
