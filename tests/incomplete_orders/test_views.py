@@ -126,6 +126,25 @@ def test_search_finds_fragments_of_email_name_phone_and_cart_id(
     assert _listed(html) == [greta]
 
 
+def test_a_broad_search_finds_the_same_carts_as_a_narrow_one(
+    client, agent_id, make_incomplete_order, monkeypatch
+):
+    """A search matching more carts than are read by id is tested in the page's order
+    instead: the same carts either way, the customer id match included."""
+    shared = {make_incomplete_order(email=f"shared.{n}@example.com") for n in range(3)}
+    shared.add(make_incomplete_order(customer_id="shared."))
+    other = make_incomplete_order(email="someone@else.example")
+    for cap in (500, 1):
+        monkeypatch.setattr("dashboard.incomplete_orders.search.SEARCH_IDS_CAP", cap)
+        assert set(_listed(client.get("/incomplete-orders/?q=shared.").text)) == shared
+        assert _listed(client.get("/incomplete-orders/?q=someone@").text) == [other]
+        nobody = client.get("/incomplete-orders/?q=nobody").text
+        assert _listed(nobody) == [] and "No incomplete orders match the search" in nobody
+        # The bulk step counts what the list shows.
+        form = {"action": "expire", "all_matching": "y", "filter_query": "q=shared."}
+        assert "Expire 4 incomplete orders?" in _bulk(client, **form).text
+
+
 def test_search_shorter_than_three_characters_is_ignored_with_a_hint(
     client, agent_id, make_incomplete_order
 ):
