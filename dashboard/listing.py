@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlencode
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import false, func, select, tuple_, union_all
 
 from dashboard.money import MAX_MINOR_UNITS
 
@@ -152,6 +152,18 @@ def bounded_count(session, stmt, id_column, cap=COUNT_CAP):
 def count_rows(session, stmt, id_column, cap=COUNT_CAP):
     """The bounded `Count` of the rows `stmt` selects."""
     return Count(*bounded_count(session, stmt, id_column, cap))
+
+
+def search_by_ids(session, id_column, matches, cap):
+    """A search's condition on `id_column`, from `matches` (selects of matching ids, one per
+    way of matching). The ids are gathered first, stopping after `cap`: a narrow search
+    becomes `id IN (those ids)`, read by id, where a planner may guess a text match at
+    thousands of rows and test every row in the page's order; a broader one stays the
+    subquery, tested in the page's order, where a page of matches comes at once."""
+    found = session.scalars(union_all(*matches).limit(cap + 1)).all()
+    if len(found) <= cap:
+        return id_column.in_(set(found)) if found else false()
+    return None
 
 
 @dataclass

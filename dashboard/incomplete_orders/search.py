@@ -15,10 +15,11 @@ A broad search (a fragment such as "example") keeps the condition, tested in the
 order, where a page of matches comes at once.
 """
 
-from sqlalchemy import column, false, literal_column, select, table, text, union, union_all
+from sqlalchemy import column, literal_column, select, table, text, union
 
 from dashboard.extensions import db
 from dashboard.incomplete_orders.models import IncompleteOrder
+from dashboard.listing import search_by_ids
 
 MIN_SEARCH_LENGTH = 3
 SEARCH_IDS_CAP = 500
@@ -48,7 +49,5 @@ def search_condition(dialect_name, id_column, query):
             _pg_search.c.document.contains(needle, autoescape=True)
         )
     by_customer_id = _customer_id_matches(query)
-    found = db.session.scalars(union_all(matches, by_customer_id).limit(SEARCH_IDS_CAP + 1)).all()
-    if len(found) <= SEARCH_IDS_CAP:
-        return id_column.in_(set(found)) if found else false()
-    return id_column.in_(union(matches, by_customer_id))
+    narrow = search_by_ids(db.session, id_column, (matches, by_customer_id), SEARCH_IDS_CAP)
+    return narrow if narrow is not None else id_column.in_(union(matches, by_customer_id))

@@ -4,7 +4,7 @@ page (its lines with a sentence each on eligibility, the refund breakdown, one t
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import String, and_, false, func, or_, select, true, union, union_all
+from sqlalchemy import String, and_, func, or_, select, true, union
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import selectinload
 
@@ -83,12 +83,9 @@ def _search(q):
     if needle.isdigit() and len(needle) <= 9:
         exact.append(select(ReturnRequest.id).where(ReturnRequest.id == int(needle)))
     # SQLite reads the email index rather than the table; PostgreSQL its trigram index.
-    found = db.session.scalars(
-        union_all(*exact, select(ReturnRequest.id).where(email)).limit(SEARCH_IDS_CAP + 1)
-    ).all()
-    if len(found) <= SEARCH_IDS_CAP:
-        return ReturnRequest.id.in_(set(found)) if found else false()
-    return or_(email, ReturnRequest.id.in_(union(*exact)))
+    matches = (*exact, select(ReturnRequest.id).where(email))
+    narrow = listing.search_by_ids(db.session, ReturnRequest.id, matches, SEARCH_IDS_CAP)
+    return narrow if narrow is not None else or_(email, ReturnRequest.id.in_(union(*exact)))
 
 
 def filter_conditions(filters, now=None):
