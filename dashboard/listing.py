@@ -154,16 +154,17 @@ def count_rows(session, stmt, id_column, cap=COUNT_CAP):
     return Count(*bounded_count(session, stmt, id_column, cap))
 
 
-def search_by_ids(session, id_column, matches, cap):
+def search_by_ids(session, id_column, matches, broad, cap):
     """A search's condition on `id_column`, from `matches` (selects of matching ids, one per
     way of matching). The ids are gathered first, stopping after `cap`: a narrow search
     becomes `id IN (those ids)`, read by id, where a planner may guess a text match at
-    thousands of rows and test every row in the page's order; a broader one stays the
-    subquery, tested in the page's order, where a page of matches comes at once."""
+    thousands of rows and test every row in the page's order; a broader one is `broad`
+    (the same matches as a condition), tested in the page's order, where a page of matches
+    comes at once."""
     found = session.scalars(union_all(*matches).limit(cap + 1)).all()
-    if len(found) <= cap:
-        return id_column.in_(set(found)) if found else false()
-    return None
+    if len(found) > cap:
+        return broad
+    return id_column.in_(set(found)) if found else false()
 
 
 @dataclass

@@ -49,5 +49,10 @@ def search_condition(dialect_name, id_column, query):
             _pg_search.c.document.contains(needle, autoescape=True)
         )
     by_customer_id = _customer_id_matches(query)
-    narrow = search_by_ids(db.session, id_column, (matches, by_customer_id), SEARCH_IDS_CAP)
-    return narrow if narrow is not None else id_column.in_(union(matches, by_customer_id))
+    return search_by_ids(
+        db.session,
+        id_column,
+        (matches, by_customer_id),
+        broad=id_column.in_(union(matches, by_customer_id)),
+        cap=SEARCH_IDS_CAP,
+    )

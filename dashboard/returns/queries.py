@@ -84,8 +84,13 @@ def _search(q):
         exact.append(select(ReturnRequest.id).where(ReturnRequest.id == int(needle)))
     # SQLite reads the email index rather than the table; PostgreSQL its trigram index.
     matches = (*exact, select(ReturnRequest.id).where(email))
-    narrow = listing.search_by_ids(db.session, ReturnRequest.id, matches, SEARCH_IDS_CAP)
-    return narrow if narrow is not None else or_(email, ReturnRequest.id.in_(union(*exact)))
+    return listing.search_by_ids(
+        db.session,
+        ReturnRequest.id,
+        matches,
+        broad=or_(email, ReturnRequest.id.in_(union(*exact))),
+        cap=SEARCH_IDS_CAP,
+    )
 
 
 def filter_conditions(filters, now=None):
