@@ -109,7 +109,11 @@ def authenticate(plaintext):
     if match is None:
         return None
     minute = int(time.time() // 60)
-    key = db.session.execute(KEY_BY_PREFIX, {"prefix": match.group(1), "minute": minute}).first()
+    key = (
+        db.session.connection()
+        .execute(KEY_BY_PREFIX, {"prefix": match.group(1), "minute": minute})
+        .first()
+    )
     if key is None or not hmac.compare_digest(key.secret_hash, _hash(plaintext)):
         return None
     if key.revoked_at is not None:
@@ -142,7 +146,11 @@ def count_request(key):
             .values(last_used_at=key.used_at)
             .execution_options(synchronize_session=False)
         )
-    count = db.session.execute(COUNT_REQUEST, {"key": key.id, "minute": key.minute}).scalar_one()
+    count = (
+        db.session.connection()
+        .execute(COUNT_REQUEST, {"key": key.id, "minute": key.minute})
+        .scalar_one()
+    )
     if count == 1:  # first request of a minute: forget the old minutes
         db.session.execute(
             delete(ApiRequestCount).where(

@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, delete, insert, select, text, update
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from dashboard.audit.models import AuditEvent
 from dashboard.audit.service import record, record_bulk
@@ -68,10 +69,9 @@ _items = IncompleteOrderItem.__table__
 _audit_events = AuditEvent.__table__
 
 # FOR UPDATE serialises snapshots of one cart on PostgreSQL; SQLite's writers are
-# serialised by BEGIN IMMEDIATE already.
-LOCK_CART = (
-    select(IncompleteOrder).where(IncompleteOrder.cart_id == bindparam("cart_id")).with_for_update()
-)
+# serialised by BEGIN IMMEDIATE already. The row is read as plain columns and handed to the
+# session as loaded (`_as_loaded`): the ORM's own loading of a query costs more.
+LOCK_CART = select(_orders).where(_orders.c.cart_id == bindparam("cart_id")).with_for_update()
 # A concurrent snapshot can create the same cart between that SELECT and this INSERT on
 # PostgreSQL (on SQLite BEGIN IMMEDIATE rules it out): it then inserts nothing and the
 # cart is read again. As text with the columns' own types it is compiled once, where the
@@ -201,7 +201,23 @@ def apply_snapshot(snapshot, actor):
 
 
 def _locked_by_cart_id(cart_id):
-    return db.session.scalar(LOCK_CART, {"cart_id": cart_id})
+    db.session.flush()  # as a query through the session would: it reads what was written
+    row = db.session.connection().execute(LOCK_CART, {"cart_id": cart_id}).first()
+    return None if row is None else _as_loaded(row._asdict())
+
+
+def _as_loaded(values):
+    """The order in the session as if it had just been read; `values` are all its columns.
+    An order the session holds already is the one returned, holding these values."""
+    order = db.session.identity_map.get(identity_key(IncompleteOrder, values["id"]))
+    if order is not None:
+        for name, value in values.items():
+            set_committed_value(order, name, value)
+        return order
+    order = IncompleteOrder(**values)
+    make_transient_to_detached(order)
+    db.session.add(order)
+    return order
 
 
 def _snapshot_values(snapshot, now):
@@ -233,11 +249,7 @@ def _insert_order(snapshot, now):
     order_id = db.session.connection().execute(INSERT_ORDER, values).scalar()
     if order_id is None:
         return None
-    # The session gets the row as if it had just read it: every column is loaded.
-    order = IncompleteOrder(id=order_id, **values)
-    make_transient_to_detached(order)
-    db.session.add(order)
-    return order
+    return _as_loaded({"id": order_id, **values})
 
 
 def _write(order, **values):

@@ -40,6 +40,8 @@ TIMELINE_LIMIT = 300
 # The customer's other carts and orders shown on the page; "N more" links to the list.
 OTHERS_SHOWN = 10
 OTHERS_COUNT_CAP = 1_000
+# Built once: every cart snapshot writes one (see record_cart_event).
+INSERT_CART_EVENT = IncompleteOrderEvent.__table__.insert()
 
 SYSTEM_ACTORS = {
     "recovery": "Reclaim (recovery run)",
@@ -139,8 +141,8 @@ def record_cart_event(order, kind, details, actor, audit_event):
     object for the session to track). `audit_event` is the upsert's own, which the timeline
     then leaves out: this row says more."""
     details = {**details, "by": [actor.kind, actor.label], "audit": audit_event.id}
-    db.session.execute(
-        IncompleteOrderEvent.__table__.insert(),
+    db.session.connection().execute(
+        INSERT_CART_EVENT,
         {
             "incomplete_order_id": order.id,
             "at": order.last_activity_at,

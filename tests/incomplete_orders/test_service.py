@@ -125,6 +125,25 @@ def test_new_activity_reopens_an_expired_cart(ctx):
     assert outcome == "updated" and order.status == "open"
 
 
+def test_a_snapshot_works_on_what_the_database_holds_not_on_an_object_held_before(ctx):
+    first = snapshot()
+    order, _ = apply_snapshot(first, STOREFRONT)
+    db.session.commit()
+    assert order.status == "open"  # loaded: the session holds the cart as open
+    # Expired by a set-based update, which does not touch the objects a session holds.
+    bulk_change_status("expire", IncompleteOrder.id == order.id, STOREFRONT, {})
+    db.session.commit()
+    held = db.session.get(IncompleteOrder, order.id)
+    db.session.execute(text("UPDATE incomplete_orders SET status = 'cancelled'"))
+    assert held.status == "expired"  # what the session read, no longer what the row says
+
+    again, outcome = apply_snapshot(_later(first, stage="payment_failed"), STOREFRONT)
+    db.session.commit()
+    assert again is held
+    assert outcome == "final" and again.status == "cancelled"
+    assert db.session.scalar(select(IncompleteOrder.stage)) == first.stage  # not applied
+
+
 def test_bulk_change_writes_one_audit_event_naming_each_changed_order(ctx, make_incomplete_order):
     open_ids = [make_incomplete_order(), make_incomplete_order()]
     cancelled_id = make_incomplete_order(status="cancelled")
