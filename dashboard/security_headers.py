@@ -38,8 +38,12 @@ HSTS = "max-age=31536000; includeSubDomains"
 def register(app):
     @app.after_request
     def security_headers(response):
-        for name, value in HEADERS.items():
-            response.headers.setdefault(name, value)
+        # A header the view set itself stays (the email preview's own policy). Read once:
+        # each setdefault would scan the response's headers again.
+        present = {name.lower() for name, _ in response.headers}
+        response.headers.extend(
+            [(name, value) for name, value in HEADERS.items() if name.lower() not in present]
+        )
         if request.is_secure:
             response.headers.setdefault("Strict-Transport-Security", HSTS)
         if request.endpoint != "static":

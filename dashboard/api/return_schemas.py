@@ -2,9 +2,9 @@
 
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, EmailStr, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
-from dashboard.api.schemas import Body, Text
+from dashboard.api.schemas import Body, Email, Text
 from dashboard.returns.models import EVENTS, REASONS, REFUND_METHODS, STATUSES, TYPES
 
 Reason = Literal[REASONS]
@@ -24,7 +24,7 @@ class ReturnRequestIn(Body):
     customer's ownership of the order."""
 
     order_number: Text = Field(min_length=1, max_length=40)
-    email: EmailStr = Field(max_length=254)
+    email: Email = Field(max_length=254)
     type: Literal[TYPES] = Field(
         description="return: send back, refunded on receipt. exchange: send back, a "
         "replacement comes. refund: nothing comes back (only for damaged, wrong_item, "
