@@ -15,7 +15,13 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 timeout = 60
-keepalive = 5
+# Each connection closes after its response. A kept-alive connection stays with the worker
+# that accepted it: the storefront's, sending without pause, kept one worker's interpreter
+# busy, and every staff page that worker served waited for it. Closed, each request goes to
+# whichever worker takes it. bench/bench_load.py (PostgreSQL, 4 workers, 10 staff clients
+# and the storefront): 3 routes of 11 over 3x their p95 alone in each of two runs with
+# keepalive 5, none in two runs without (the worst 2.31x).
+keepalive = 0
 # Requests are small: long request lines or headers are refused before the app sees them.
 limit_request_line = 8190
 limit_request_fields = 100

@@ -90,3 +90,18 @@ def test_two_trickling_uploads_do_not_keep_healthz_waiting(gunicorn):
     finally:
         for conn in slow:
             conn.close()
+
+
+def test_a_connection_is_closed_after_its_response_so_no_client_keeps_a_worker(gunicorn):
+    # A storefront sending without pause on one kept-alive connection would keep the worker
+    # that accepted it: each request of its is accepted afresh, by whichever worker is free.
+    with socket.create_connection(("127.0.0.1", gunicorn), timeout=5) as conn:
+        request = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        conn.sendall(request)
+        data = b""
+        while chunk := conn.recv(65536):  # ends only when the server closes the connection
+            data += chunk
+        head = data.partition(b"\r\n\r\n")[0].decode()
+        assert head.startswith("HTTP/1.1 200")
+        assert "connection: close" in head.lower()
+        assert data.count(b"HTTP/1.1 ") == 1
