@@ -75,6 +75,15 @@ KEY_BY_PREFIX = (
     )
     .where(ApiKey.prefix == bindparam("prefix"))
 )
+# The same lookup for a request whose work the next of its kind supersedes (a cart
+# snapshot: the storefront sends the whole cart each time). On PostgreSQL its transaction
+# then commits without waiting for the WAL to reach the disk: a crash of the database can
+# lose the last fraction of a second of such work, and leaves the rest consistent. Set in
+# the statement that opens the transaction: as a statement of its own, it cost about what
+# it saved.
+KEY_BY_PREFIX_NOT_DURABLE = KEY_BY_PREFIX.add_columns(
+    func.set_config("synchronous_commit", "off", True).label("synchronous_commit")
+)
 
 
 @dataclass(frozen=True)
@@ -103,17 +112,20 @@ class KeyRequest:
         return max(1, int((self.minute + 1) * 60 - now) + 1)
 
 
-def authenticate(plaintext):
-    """The `KeyRequest` for a bearer token, or None (unknown, malformed or revoked)."""
+def authenticate(plaintext, durable=True):
+    """The `KeyRequest` for a bearer token, or None (unknown, malformed or revoked).
+
+    It opens the request's transaction; with `durable=False` that commits without waiting
+    for the disk on PostgreSQL (see KEY_BY_PREFIX_NOT_DURABLE)."""
     match = KEY_FORMAT.fullmatch(plaintext or "")
     if match is None:
         return None
     minute = int(time.time() // 60)
-    key = (
-        db.session.connection()
-        .execute(KEY_BY_PREFIX, {"prefix": match.group(1), "minute": minute})
-        .first()
-    )
+    connection = db.session.connection()
+    lookup = KEY_BY_PREFIX
+    if not durable and connection.dialect.name == "postgresql":
+        lookup = KEY_BY_PREFIX_NOT_DURABLE
+    key = connection.execute(lookup, {"prefix": match.group(1), "minute": minute}).first()
     if key is None or not hmac.compare_digest(key.secret_hash, _hash(plaintext)):
         return None
     if key.revoked_at is not None:
