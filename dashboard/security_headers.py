@@ -33,6 +33,7 @@ HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
 }
 HSTS = "max-age=31536000; includeSubDomains"
+HEADERS_OVER_HTTPS = {**HEADERS, "Strict-Transport-Security": HSTS}
 
 
 def register(app):
@@ -41,11 +42,10 @@ def register(app):
         # A header the view set itself stays (the email preview's own policy). Read once:
         # each setdefault would scan the response's headers again.
         present = {name.lower() for name, _ in response.headers}
+        wanted = HEADERS_OVER_HTTPS if request.is_secure else HEADERS
         response.headers.extend(
-            [(name, value) for name, value in HEADERS.items() if name.lower() not in present]
+            [(name, value) for name, value in wanted.items() if name.lower() not in present]
         )
-        if request.is_secure:
-            response.headers.setdefault("Strict-Transport-Security", HSTS)
         if request.endpoint != "static":
             # Staff pages, exports and API answers hold customer data: never kept by a
             # browser or a proxy (the htmx history cache is off for the same reason).

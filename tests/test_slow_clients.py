@@ -20,15 +20,19 @@ def _free_port():
         return probe.getsockname()[1]
 
 
-def _get(port, path, timeout):
+def _exchange(port, request, timeout):
+    """What the server sends back for `request`, until it closes the connection."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as conn:
-        conn.sendall(
-            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode()
-        )
+        conn.sendall(request)
         data = b""
         while chunk := conn.recv(65536):
             data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
+    return data
+
+
+def _get(port, path, timeout, connection="close"):
+    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: {connection}\r\n\r\n"
+    head, _, body = _exchange(port, request.encode(), timeout).partition(b"\r\n\r\n")
     return head.decode(), body
 
 
@@ -95,13 +99,8 @@ def test_two_trickling_uploads_do_not_keep_healthz_waiting(gunicorn):
 def test_a_connection_is_closed_after_its_response_so_no_client_keeps_a_worker(gunicorn):
     # A storefront sending without pause on one kept-alive connection would keep the worker
     # that accepted it: each request of its is accepted afresh, by whichever worker is free.
-    with socket.create_connection(("127.0.0.1", gunicorn), timeout=5) as conn:
-        request = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
-        conn.sendall(request)
-        data = b""
-        while chunk := conn.recv(65536):  # ends only when the server closes the connection
-            data += chunk
-        head = data.partition(b"\r\n\r\n")[0].decode()
-        assert head.startswith("HTTP/1.1 200")
-        assert "connection: close" in head.lower()
-        assert data.count(b"HTTP/1.1 ") == 1
+    # The client asks to keep the connection; the answer ends only when the server closes it.
+    head, body = _get(gunicorn, "/healthz", 5, connection="keep-alive")
+    assert head.startswith("HTTP/1.1 200")
+    assert "connection: close" in head.lower()
+    assert b"HTTP/1.1 " not in body

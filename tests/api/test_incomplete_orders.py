@@ -4,7 +4,7 @@ idempotently and in order, never reopen a finished one, and are audited as the k
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import event, select, text
+from sqlalchemy import select, text
 from sqlalchemy.orm import selectinload
 
 from dashboard.api_keys.service import authenticate
@@ -298,27 +298,15 @@ def test_get_of_an_unknown_cart_is_404(api):
     assert "no-such-cart" in response.json["error"]["message"]
 
 
-def _statements_of(app, send):
-    """The SQL statements the app sends while `send()` runs, and what `send()` returned."""
-    with app.app_context():
-        engine = db.engine
-    sent = []
-
-    def note(_conn, _cursor, statement, *_args):
-        sent.append(statement)
-
-    event.listen(engine, "before_cursor_execute", note)
-    try:
-        return send(), sent
-    finally:
-        event.remove(engine, "before_cursor_execute", note)
-
-
-def test_a_cart_snapshot_commits_without_waiting_for_the_disk_and_an_order_waits(app, api):
+def test_a_cart_snapshot_commits_without_waiting_for_the_disk_and_an_order_waits(
+    app, api, statements
+):
     # A snapshot is superseded by the cart's next one, an order is not: on PostgreSQL only
     # the snapshot's transaction turns synchronous_commit off (SQLite has no such setting).
-    snapshot, snapshot_sql = _statements_of(app, lambda: api.put_cart("cart-fast"))
-    order, order_sql = _statements_of(app, lambda: api.post_order(number="R-FAST"))
+    with statements() as snapshot_sql:
+        snapshot = api.put_cart("cart-fast")
+    with statements() as order_sql:
+        order = api.post_order(number="R-FAST")
     assert (snapshot.status_code, order.status_code) == (201, 201)
     with app.app_context():
         postgres = db.engine.dialect.name == "postgresql"
