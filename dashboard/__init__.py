@@ -84,7 +84,9 @@ def register_extensions(app):
         )
 
     from dashboard import models  # noqa: F401  (every table known to Flask-Migrate)
-    from dashboard.auth.sessions import load_staff
+    from dashboard.auth.sessions import StaffSessions, load_staff
+
+    app.session_interface = StaffSessions()
 
     # Sessions and remember cookies both name "<id>:<session version>": a deactivated
     # account, or one signed out or given a new password since, is signed out at once.

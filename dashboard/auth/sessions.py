@@ -1,6 +1,9 @@
-"""Which staff member a session or remember cookie belongs to, if it still does."""
+"""The staff's cookie sessions: which staff member a session or remember cookie belongs
+to, if it still does; and no session at all for the storefront's API."""
 
 import re
+
+from flask.sessions import SecureCookieSessionInterface
 
 from dashboard.auth.models import Staff
 from dashboard.extensions import db
@@ -22,3 +25,14 @@ def load_staff(identifier):
     if staff is None or not staff.is_active or staff.session_version != version:
         return None
     return staff
+
+
+class StaffSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, for staff pages only. The storefront's API
+    authenticates every request by key: it reads no session cookie and never sets one, and
+    skips the work of a session it would not use."""
+
+    def open_session(self, app, request):
+        if request.path.startswith("/api/"):
+            return self.make_null_session(app)
+        return super().open_session(app, request)

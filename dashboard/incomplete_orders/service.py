@@ -9,7 +9,7 @@ from datetime import datetime
 
 from sqlalchemy import bindparam, delete, insert, select, text, update
 from sqlalchemy.orm import make_transient_to_detached
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.attributes import instance_dict, set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from dashboard.audit.models import AuditEvent
@@ -131,24 +131,27 @@ def apply_snapshot(snapshot, actor):
         raise IncompleteOrderError(f"Stage must be one of {', '.join(STAGES)}.")
     snapshot.email = snapshot.email.strip().lower() if snapshot.email else None
     now = utcnow()
-    order = _locked_by_cart_id(snapshot.cart_id)
+    db.session.flush()  # as a query through the session would: it reads what was written
+    connection = db.session.connection()  # every statement below goes straight to it
+    order = _locked_by_cart_id(connection, snapshot.cart_id)
     if order is None:
         if not snapshot.items:
             return None, "ignored"
-        order = _insert_order(snapshot, now)
+        order = _insert_order(connection, snapshot, now)
         if order is not None:
-            _insert_items(order.id, snapshot.items)
+            _insert_items(connection, order.id, snapshot.items)
             event = _audit(
+                connection,
                 actor,
                 "incomplete_order.create",
                 order.id,
                 items=order.item_count,
                 subtotal=order.subtotal,
             )
-            record_cart_event(order, "created", created_with(snapshot), actor, event)
+            record_cart_event(connection, order, "created", created_with(snapshot), actor, event)
             return order, "created"
         # A concurrent request created this cart first: apply ours on top of it.
-        order = _locked_by_cart_id(snapshot.cart_id)
+        order = _locked_by_cart_id(connection, snapshot.cart_id)
 
     if order.status in ("converted", "cancelled"):
         return order, "final"
@@ -156,24 +159,25 @@ def apply_snapshot(snapshot, actor):
         return order, "stale"
     db.session.expire(order, ["items"])  # replaced below, or read again if asked for
     if _may_be_the_same(order, snapshot) and _same_content(
-        _held(order, _items_of(order.id)), snapshot
+        _held(order, _items_of(connection, order.id)), snapshot
     ):
         # Activity without a change (the customer looked at the cart) still restarts
         # the recovery clock, without an audit entry per heartbeat.
         if order.last_activity_at != snapshot.snapshot_at:
-            _write(order, last_activity_at=snapshot.snapshot_at)
+            _write(connection, order, last_activity_at=snapshot.snapshot_at)
         return order, "unchanged"
     if not snapshot.items:
         _write(
+            connection,
             order,
             status="cancelled",
             status_changed_at=now,
             updated_at=snapshot.snapshot_at,
             last_activity_at=snapshot.snapshot_at,
         )
-        _audit(actor, "incomplete_order.close_emptied", order.id)
+        _audit(connection, actor, "incomplete_order.close_emptied", order.id)
         return order, "closed"
-    held = _held(order, _replace_items(order.id, snapshot.items))
+    held = _held(order, _replace_items(connection, order.id, snapshot.items))
     changes = snapshot_changes(held, snapshot)
     values = {
         name: value
@@ -187,8 +191,9 @@ def apply_snapshot(snapshot, actor):
     if order.status == "expired":  # new activity makes an expired cart worth winning back
         values.update(status="open", status_changed_at=now)
         changes["reopened"] = True
-    _write(order, **values)
+    _write(connection, order, **values)
     event = _audit(
+        connection,
         actor,
         "incomplete_order.update",
         order.id,
@@ -196,13 +201,12 @@ def apply_snapshot(snapshot, actor):
         subtotal=order.subtotal,
         stage=order.stage,
     )
-    record_cart_event(order, "changed", changes, actor, event)
+    record_cart_event(connection, order, "changed", changes, actor, event)
     return order, "updated"
 
 
-def _locked_by_cart_id(cart_id):
-    db.session.flush()  # as a query through the session would: it reads what was written
-    row = db.session.connection().execute(LOCK_CART, {"cart_id": cart_id}).first()
+def _locked_by_cart_id(connection, cart_id):
+    row = connection.execute(LOCK_CART, {"cart_id": cart_id}).first()
     return None if row is None else _as_loaded(row._asdict())
 
 
@@ -214,7 +218,10 @@ def _as_loaded(values):
         for name, value in values.items():
             set_committed_value(order, name, value)
         return order
-    order = IncompleteOrder(**values)
+    # Made as a query makes what it loads: no constructor, whose every attribute set is
+    # recorded as a change, only to be reset as loaded.
+    order = IncompleteOrder.__mapper__.class_manager.new_instance()
+    instance_dict(order).update(values)
     make_transient_to_detached(order)
     db.session.add(order)
     return order
@@ -232,7 +239,7 @@ def _snapshot_values(snapshot, now):
     return values
 
 
-def _insert_order(snapshot, now):
+def _insert_order(connection, snapshot, now):
     """The new cart's order, or None when a concurrent snapshot created it first."""
     values = {column.key: None for column in _NEW_ORDER_COLUMNS}
     values.update(
@@ -246,34 +253,34 @@ def _insert_order(snapshot, now):
         created_at=snapshot.snapshot_at,
         status_changed_at=now,
     )
-    order_id = db.session.connection().execute(INSERT_ORDER, values).scalar()
+    order_id = connection.execute(INSERT_ORDER, values).scalar()
     if order_id is None:
         return None
     return _as_loaded({"id": order_id, **values})
 
 
-def _write(order, **values):
+def _write(connection, order, **values):
     """UPDATE the order's row with `values`, and show them on the loaded object as what
     the database holds."""
-    db.session.connection().execute(UPDATE_ORDER, {"order_id": order.id, **values})
+    connection.execute(UPDATE_ORDER, {"order_id": order.id, **values})
     for name, value in values.items():
         set_committed_value(order, name, value)
 
 
-def _items_of(order_id):
-    return db.session.connection().execute(ITEMS_OF_ORDER, {"order_id": order_id}).all()
+def _items_of(connection, order_id):
+    return connection.execute(ITEMS_OF_ORDER, {"order_id": order_id}).all()
 
 
-def _replace_items(order_id, items):
+def _replace_items(connection, order_id, items):
     """Replace the order's items with `items`; returns the ones it held, in their order
     (read by the DELETE itself, which returns them in no particular order)."""
-    removed = db.session.connection().execute(DELETE_ITEMS, {"order_id": order_id}).all()
-    _insert_items(order_id, items)
+    removed = connection.execute(DELETE_ITEMS, {"order_id": order_id}).all()
+    _insert_items(connection, order_id, items)
     return sorted(removed, key=lambda item: item.id)
 
 
-def _insert_items(order_id, items):
-    db.session.connection().execute(
+def _insert_items(connection, order_id, items):
+    connection.execute(
         INSERT_ITEMS,
         [
             {
@@ -299,25 +306,19 @@ def _held(order, items):
     )
 
 
-def _audit(actor, action, order_id, **details):
+def _audit(connection, actor, action, order_id, **details):
     """The event audit.service.record() writes, as one INSERT … RETURNING id (a row with
     the event's id)."""
-    return (
-        db.session.connection()
-        .execute(
-            INSERT_AUDIT_EVENT,
-            {
-                "actor_type": actor.kind,
-                "actor_id": actor.id,
-                "actor_label": actor.label,
-                "action": action,
-                "record_type": "incomplete_order",
-                "record_id": order_id,
-                "details_json": json.dumps(details, default=str, sort_keys=True),
-            },
-        )
-        .one()
-    )
+    values = {
+        "actor_type": actor.kind,
+        "actor_id": actor.id,
+        "actor_label": actor.label,
+        "action": action,
+        "record_type": "incomplete_order",
+        "record_id": order_id,
+        "details_json": json.dumps(details, default=str, sort_keys=True),
+    }
+    return connection.execute(INSERT_AUDIT_EVENT, values).one()
 
 
 @dataclass(frozen=True)

@@ -136,12 +136,12 @@ def snapshot_changes(order, snapshot):
     return changes
 
 
-def record_cart_event(order, kind, details, actor, audit_event):
+def record_cart_event(connection, order, kind, details, actor, audit_event):
     """Write the row recording one snapshot's changes: one INSERT, straight to the table (no
     object for the session to track). `audit_event` is the upsert's own, which the timeline
     then leaves out: this row says more."""
     details = {**details, "by": [actor.kind, actor.label], "audit": audit_event.id}
-    db.session.connection().execute(
+    connection.execute(
         INSERT_CART_EVENT,
         {
             "incomplete_order_id": order.id,

@@ -360,3 +360,18 @@ def test_a_request_is_counted_once_with_its_work(app, api, limit_of_3):
     _assert_error(api.put_cart("cart-2"), 429, "rate_limited")
     with app.app_context():
         assert db.session.scalar(select(func.sum(ApiRequestCount.count))) == 4
+
+
+# --- no cookie session -----------------------------------------------------------------
+
+
+def test_the_api_neither_reads_nor_refreshes_a_staff_session_cookie(client, login, api):
+    """A browser signed in as staff that also calls the API (a shop engineer trying it)
+    gets no Set-Cookie from it: the API's answers never extend or replace a staff session."""
+    login("manager")
+    assert client.get("/incomplete-orders/").headers.get("Set-Cookie")  # refreshed each page
+    response = api.put_cart("cart-with-cookie")
+    assert response.status_code == 201, response.text
+    assert "Set-Cookie" not in response.headers
+    assert "Set-Cookie" not in api.get("/incomplete-orders/cart-with-cookie").headers
+    assert "Set-Cookie" not in api.get("/incomplete-orders/no-such-cart").headers  # a 404
