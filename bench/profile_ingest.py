@@ -10,17 +10,30 @@ this process behind ``app.test_client()`` (no gunicorn, no sockets). Three passe
    SQL statement and COMMIT timed, each with its own time per PUT, so the parts add up.
 3. cProfile: own time grouped by library, and the top functions.
 
+With --instructions, instead: the instructions one PUT costs, counted by valgrind's
+cachegrind (SQLite only; Debian's `valgrind` package). Two runs in processes of their own,
+each on a copy of the same prepared database, one of --warmup PUTs and one of --warmup plus
+--requests; their difference, divided by --requests, leaves start-up and warm-up out. Wall
+time on a shared machine varies by a third from one minute to the next; the count varies
+by well under 1%, so it tells whether a change to the request's code made it cheaper
+(though not what the database's own waits and writes cost).
+
 Usage (from the project root):
 
     .venv/bin/python bench/profile_ingest.py                 # SQLite, 100,000 orders
     DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/postgres \\
         .venv/bin/python bench/profile_ingest.py --requests 2000
+    .venv/bin/python bench/profile_ingest.py --instructions --orders 0 --requests 300
 """
 
 import argparse
 import cProfile
 import io
+import os
 import pstats
+import re
+import shutil
+import subprocess
 import sys
 import time
 from collections import Counter
@@ -45,6 +58,15 @@ def parse_args(argv=None):
     parser.add_argument("--requests", type=int, default=3_000, help="PUTs per pass (3,000)")
     parser.add_argument("--warmup", type=int, default=WARMUP, help=f"untimed PUTs first ({WARMUP})")
     parser.add_argument("--top", type=int, default=25, help="functions in the cProfile list")
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count the instructions of one PUT under valgrind instead (SQLite)",
+    )
+    # The process valgrind runs: --drive COUNT PUTs on --database-url with --key, nothing else.
+    parser.add_argument("--drive", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--database-url", help=argparse.SUPPRESS)
+    parser.add_argument("--key", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
@@ -194,8 +216,68 @@ def benchmark(args, cleanup):
     return 0
 
 
+INSTRUCTIONS = re.compile(r"^==\d+== I\s+refs:\s+([\d,]+)$", re.MULTILINE)
+
+
+def count_instructions(args, cleanup):
+    if os.environ.get("DATABASE_URL", "").startswith("postgresql"):
+        raise BenchError("--instructions counts on SQLite only: unset DATABASE_URL.")
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        raise BenchError("--instructions needs valgrind (Debian: apt-get install valgrind).")
+    if args.requests < 1:
+        raise BenchError("--requests must be at least 1.")
+    database = fresh_database(BENCH_DB_NAME, cleanup)
+    environment = app_environment(database.url, API_RATE_LIMIT_PER_MINUTE=RATE_LIMIT)
+    from dashboard.extensions import db
+
+    app = in_process_app(background_checkpoints=False)
+    _, key = prepare(app, args.orders)
+    with app.app_context():
+        db.engine.dispose()  # the file whole, for the copies
+    prepared = database.url.removeprefix("sqlite:///")
+    counts = []
+    for puts in (args.warmup, args.warmup + args.requests):
+        copy = f"{prepared}.run.sqlite3"
+        shutil.copyfile(prepared, copy)
+        log(f"{puts:,} PUTs under cachegrind ...")
+        done = subprocess.run(
+            [valgrind, "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
+            + [sys.executable, __file__, "--drive", str(puts), "--key", key]
+            + ["--database-url", f"sqlite:///{copy}"],
+            env=environment,
+            capture_output=True,
+            text=True,
+        )
+        found = INSTRUCTIONS.search(done.stderr)
+        if done.returncode != 0 or found is None:
+            raise BenchError(f"The run under valgrind failed:\n{done.stderr[-2000:]}")
+        counts.append(int(found.group(1).replace(",", "")))
+        os.remove(copy)
+    per_put = (counts[1] - counts[0]) / args.requests
+    print(
+        f"\n### SQLite: instructions per PUT (cachegrind, in-process)\n\n"
+        f"{per_put / 1e6:.3f} M instructions per PUT: {counts[1]:,} for "
+        f"{args.warmup + args.requests:,} PUTs, less {counts[0]:,} for the first "
+        f"{args.warmup:,}, over {args.requests:,}. Seeded orders: {args.orders:,}."
+    )
+    return 0
+
+
+def drive_only(args):
+    """The process under valgrind: the app on a prepared copy, `--drive` PUTs."""
+    app_environment(args.database_url, API_RATE_LIMIT_PER_MINUTE=RATE_LIMIT)
+    app = in_process_app(background_checkpoints=False)
+    drive(app.test_client(), args.key, CartPool(seed=2), args.drive)
+    return 0
+
+
 def main(argv=None):
     args = parse_args(argv)
+    if args.drive is not None:
+        return drive_only(args)
+    if args.instructions:
+        return run(lambda cleanup: count_instructions(args, cleanup))
     return run(lambda cleanup: benchmark(args, cleanup))
 
 

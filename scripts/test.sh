@@ -11,11 +11,15 @@ PG_URL="${TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test}"
 use_venv requirements-test.txt
 .venv/bin/python -m pip check --disable-pip-version-check
 
-if [ ! -x /usr/bin/chromium ]; then
-  echo "Installing Debian's chromium for the browser tests..."
+# Debian's chromium for the browser tests, valgrind for the instruction count's smoke test.
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v valgrind >/dev/null || missing+=(valgrind)
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "Installing Debian's ${missing[*]}..."
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 .venv/bin/ruff check .

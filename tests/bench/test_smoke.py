@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def bench(script, *args):
+def bench(script, *args, timeout=120):
     """Run bench/`script` with `args`; returns its report (stdout)."""
     env = dict(os.environ)
     # A fresh SQLite database in a temp dir, and the app's own defaults otherwise.
@@ -28,7 +28,7 @@ def bench(script, *args):
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
     )
     assert done.returncode in (0, 1), f"exit code {done.returncode}\n{done.stderr[-3000:]}"
     return done.stdout
@@ -102,6 +102,20 @@ def test_ingest_profile_names_the_parts_of_a_request():
     for part in ("authenticate(): key lookup", "apply_snapshot(): the cart and its items"):
         assert part in rows
     assert "### cProfile: own time by library" in report
+
+
+def test_ingest_profile_counts_the_instructions_of_a_put():
+    # Two short runs under valgrind (its start-up is most of the time).
+    report = bench(
+        "profile_ingest.py",
+        *("--instructions", "--orders", "0", "--requests", "10", "--warmup", "3"),
+        timeout=300,
+    )
+
+    found = re.search(r"^([\d.]+) M instructions per PUT: ([\d,]+) for 13 PUTs", report, re.M)
+    assert found, report
+    # A PUT is millions of instructions: a run that made no requests would count ~0.
+    assert float(found.group(1)) > 1
 
 
 def test_returns_benchmark_times_the_desk_and_the_api():
