@@ -14,8 +14,8 @@ With --instructions, instead: the instructions one PUT costs, counted by valgrin
 cachegrind (SQLite only; Debian's `valgrind` package). Two runs in processes of their own,
 each on a copy of the same prepared database, one of --warmup PUTs and one of --warmup plus
 --requests; their difference, divided by --requests, leaves start-up and warm-up out. Wall
-time on a shared machine varies by a third from one minute to the next; the count varies
-by well under 1%, so it tells whether a change to the request's code made it cheaper
+time on a shared machine can double from one minute to the next; the count varies by
+about 1%, so it tells whether a change to the request's code made it cheaper
 (though not what the database's own waits and writes cost).
 
 Usage (from the project root):
