@@ -9,6 +9,7 @@ from werkzeug.routing import IntegerConverter
 
 from config import config_from_env, default_database_url
 from dashboard import database, formatting, rate_limit, security_headers, static_files
+from dashboard.api import is_api_request
 from dashboard.api.errors import error_response
 from dashboard.extensions import csrf, db, login_manager, mail, migrate
 from dashboard.htmx import is_htmx, toast
@@ -160,7 +161,7 @@ def register_errorhandlers(app):
     def render_error(error):
         code = getattr(error, "code", 500) or 500
         message = messages.get(code, "Something went wrong.")
-        if request.path.startswith("/api/"):
+        if is_api_request(request):
             return error_response(code, message)
         if is_htmx():
             return toast(app.response_class("", status=code), message, "error")
@@ -186,7 +187,7 @@ def register_request_hooks(app):
     def mark_read_only_requests():
         # API requests always write (their key's request count).
         read_only = request.method in ("GET", "HEAD", "OPTIONS")
-        database.write_intent.set(not read_only or request.path.startswith("/api/"))
+        database.write_intent.set(not read_only or is_api_request(request))
 
 
 def register_commands(app):

@@ -8,6 +8,7 @@ from wtforms import BooleanField, DecimalField, HiddenField, IntegerField, Selec
 from wtforms.validators import DataRequired, ValidationError
 
 from dashboard import money
+from dashboard.api import is_api_request
 from dashboard.htmx import is_htmx, toast
 from dashboard.listing import MAX_ID
 
@@ -83,7 +84,7 @@ def refuse_nul_characters():
     """A before_request hook: a NUL in the path, the query string or a form field is refused
     with a 400 that says so. No database column can hold one (PostgreSQL refuses it), and no
     search or id contains one."""
-    if request.path.startswith("/api/"):
+    if is_api_request(request):
         return None  # the API refuses NUL itself, per field, in its documented errors
     if "\x00" not in request.path and not _has_nul(request.args):
         if request.mimetype not in ("application/x-www-form-urlencoded", "multipart/form-data"):

@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import TooManyRequests
 
 from dashboard import database
+from dashboard.api import is_api_request
 from dashboard.extensions import db
 from dashboard.htmx import is_htmx, toast
 
@@ -103,7 +104,7 @@ def count_staff_request():
     counted in one short writing transaction, committed at once: the count holds even when
     the request fails, and the request's own work starts a transaction of its own kind.
     """
-    if request.endpoint in NOT_COUNTED or request.path.startswith("/api/"):
+    if request.endpoint in NOT_COUNTED or is_api_request(request):
         return
     remember = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")
     if "_user_id" not in session and remember not in request.cookies:

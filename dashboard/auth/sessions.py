@@ -5,6 +5,7 @@ import re
 
 from flask.sessions import SecureCookieSessionInterface
 
+from dashboard.api import is_api_request
 from dashboard.auth.models import Staff
 from dashboard.extensions import db
 from dashboard.listing import MAX_ID
@@ -33,6 +34,6 @@ class StaffSessions(SecureCookieSessionInterface):
     skips the work of a session it would not use."""
 
     def open_session(self, app, request):
-        if request.path.startswith("/api/"):
+        if is_api_request(request):
             return self.make_null_session(app)
         return super().open_session(app, request)

@@ -365,7 +365,7 @@ def test_a_request_is_counted_once_with_its_work(app, api, limit_of_3):
 # --- no cookie session -----------------------------------------------------------------
 
 
-def test_the_api_neither_reads_nor_refreshes_a_staff_session_cookie(client, login, api):
+def test_an_api_answer_never_sets_a_cookie_even_for_a_signed_in_browser(client, login, api):
     """A browser signed in as staff that also calls the API (a shop engineer trying it)
     gets no Set-Cookie from it: the API's answers never extend or replace a staff session."""
     login("manager")
