@@ -39,6 +39,7 @@ from datetime import UTC, datetime, timedelta
 from common import (
     Client,
     Gunicorn,
+    MachineCpu,
     Timings,
     app_environment,
     create_staff,
@@ -289,6 +290,7 @@ class Phase:
     failures: list = field(default_factory=list)
     reconnects: int = 0
     worker_cpu_seconds: float = 0.0  # user + system time of the gunicorn worker
+    machine: str = ""  # what the machine's CPUs did meanwhile
 
     @property
     def per_second(self):
@@ -345,6 +347,7 @@ def run_phase(server, key, pool, requests, concurrency):
 
     threads = [threading.Thread(target=client_loop) for _ in range(concurrency)]
     cpu_before = server.worker_cpu_seconds()
+    machine_cpu = MachineCpu()
     started = time.perf_counter()
     for thread in threads:
         thread.start()
@@ -352,6 +355,7 @@ def run_phase(server, key, pool, requests, concurrency):
         thread.join()
     phase.seconds = time.perf_counter() - started
     phase.worker_cpu_seconds = server.worker_cpu_seconds() - cpu_before
+    phase.machine = machine_cpu.text()
     return phase
 
 
@@ -496,7 +500,7 @@ def print_report(database, seeded, before, results, memory_mb, checks, target):
             f"- {r.concurrency} connection(s): {mix}; {len(r.failures)} failed; the server "
             f"closed the connection after {r.reconnects:,} of {r.requests:,} responses; "
             f"worker CPU {r.worker_cpu_seconds / r.requests * 1000:.2f} ms per request "
-            f"(wall {r.seconds / r.requests * 1000:.2f} ms)"
+            f"(wall {r.seconds / r.requests * 1000:.2f} ms); {r.machine}"
         )
     print(f"- worker peak memory (VmHWM): {memory_mb:.1f} MB")
     print()

@@ -656,6 +656,37 @@ def machine():
     return f"{os.cpu_count()} CPUs, load average {load}"
 
 
+class MachineCpu:
+    """What the machine's CPUs did from its creation to `share()`, read from /proc/stat:
+    the share of their time busy (this benchmark, the server and anything else) and the
+    share the hypervisor gave to other guests ("steal"). A slow run with a high steal is
+    the machine's, not the code's."""
+
+    def __init__(self):
+        self.started = self._times()
+
+    @staticmethod
+    def _times():
+        # cpu  user nice system idle iowait irq softirq steal guest guest_nice
+        fields = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        idle = fields[3] + fields[4]
+        steal = fields[7] if len(fields) > 7 else 0
+        return sum(fields[:8]), idle, steal
+
+    def shares(self):
+        """(busy, stolen), each a fraction of all CPUs' time since the start."""
+        total, idle, steal = (
+            now - then for now, then in zip(self._times(), self.started, strict=True)
+        )
+        if total <= 0:
+            return 0.0, 0.0
+        return (total - idle - steal) / total, steal / total
+
+    def text(self):
+        busy, stolen = self.shares()
+        return f"machine's CPUs {busy:.0%} busy, {stolen:.1%} stolen by the hypervisor"
+
+
 def yes_no(ok):
     return "" if ok is None else ("yes" if ok else "NO")
 

@@ -253,7 +253,11 @@ def count_instructions(args, cleanup):
         if done.returncode != 0 or found is None:
             raise BenchError(f"The run under valgrind failed:\n{done.stderr[-2000:]}")
         counts.append(int(found.group(1).replace(",", "")))
-        os.remove(copy)
+        # The WAL too: a process that ends without closing its connection leaves its
+        # writes there, and the next copy would start with them.
+        for path in (copy, f"{copy}-wal", f"{copy}-shm"):
+            if os.path.exists(path):
+                os.remove(path)
     per_put = (counts[1] - counts[0]) / args.requests
     print(
         f"\n### SQLite: instructions per PUT (cachegrind, in-process)\n\n"
