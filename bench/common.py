@@ -657,7 +657,7 @@ def machine():
 
 
 class MachineCpu:
-    """What the machine's CPUs did from its creation to `share()`, read from /proc/stat:
+    """What the machine's CPUs did from its creation to `shares()`, read from /proc/stat:
     the share of their time busy (this benchmark, the server and anything else) and the
     share the hypervisor gave to other guests ("steal"). A slow run with a high steal is
     the machine's, not the code's."""

@@ -10,7 +10,7 @@ from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter
 
-from dashboard.api import schemas
+from dashboard.api import PATH_PREFIX, schemas
 from dashboard.api.errors import ApiError, error_response, from_validation_error
 from dashboard.api.openapi import openapi_document
 from dashboard.api_keys import service as keys
@@ -30,7 +30,7 @@ from dashboard.timeutil import as_utc
 
 log = logging.getLogger(__name__)
 
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
+bp = Blueprint("api", __name__, url_prefix=f"{PATH_PREFIX}v1")
 csrf.exempt(bp)
 
 PUBLIC_ENDPOINTS = {"api.openapi"}
